@@ -1,0 +1,255 @@
+// Package optimizely turns experimentation records into Optimizely Event API payloads,
+// resolving keys to ids through a project datafile.
+package optimizely // import "github.com/experimentationexporter/experimentationexporter/internal/optimizely"
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/jsonw"
+)
+
+// Rule types as the SDKs name them in decision metadata.
+const (
+	RuleTypeFeatureTest = "feature-test"
+	RuleTypeRollout     = "rollout"
+	RuleTypeHoldout     = "holdout"
+	RuleTypeExperiment  = "experiment"
+)
+
+type rawVariation struct {
+	ID             string `json:"id"`
+	Key            string `json:"key"`
+	FeatureEnabled *bool  `json:"featureEnabled"`
+}
+
+type rawExperiment struct {
+	ID         string         `json:"id"`
+	Key        string         `json:"key"`
+	LayerID    string         `json:"layerId"`
+	Variations []rawVariation `json:"variations"`
+}
+
+type rawDatafile struct {
+	Version           string `json:"version"`
+	AccountID         string `json:"accountId"`
+	ProjectID         string `json:"projectId"`
+	Revision          string `json:"revision"`
+	Region            string `json:"region"`
+	AnonymizeIP       *bool  `json:"anonymizeIP"`
+	BotFiltering      *bool  `json:"botFiltering"`
+	SendFlagDecisions *bool  `json:"sendFlagDecisions"`
+	Attributes        []struct {
+		ID  string `json:"id"`
+		Key string `json:"key"`
+	} `json:"attributes"`
+	Events []struct {
+		ID  string `json:"id"`
+		Key string `json:"key"`
+	} `json:"events"`
+	Experiments []rawExperiment `json:"experiments"`
+	Groups      []struct {
+		Experiments []rawExperiment `json:"experiments"`
+	} `json:"groups"`
+	FeatureFlags []struct {
+		Key           string   `json:"key"`
+		RolloutID     string   `json:"rolloutId"`
+		ExperimentIDs []string `json:"experimentIds"`
+	} `json:"featureFlags"`
+	Rollouts []struct {
+		ID          string          `json:"id"`
+		Experiments []rawExperiment `json:"experiments"`
+	} `json:"rollouts"`
+	Holdouts []rawExperiment `json:"holdouts"`
+}
+
+// Variation is one arm of a rule.
+type Variation struct {
+	ID  string
+	Key string
+	// Enabled is the variation's featureEnabled.
+	Enabled bool
+	// NumericID is false for ids such as "$opt_dummy_variation_id", sent as null.
+	NumericID bool
+}
+
+// Rule is an experiment, a rollout rule or a holdout.
+type Rule struct {
+	ID         string
+	Key        string
+	CampaignID string
+	Type       string
+	Variations map[string]*Variation
+}
+
+// Flag ties a flag key to its rules.
+type Flag struct {
+	Key   string
+	Rules map[string]*Rule
+}
+
+// Datafile is the index of a project datafile that event building needs.
+type Datafile struct {
+	Version           string
+	AccountID         string
+	ProjectID         string
+	Revision          string
+	Region            string
+	AnonymizeIP       bool
+	BotFiltering      *bool
+	SendFlagDecisions bool
+
+	Attributes map[string]string // key → id
+	Events     map[string]string // key → id
+	Flags      map[string]*Flag
+	// Rules holds every rule by key: experiments (also those of groups, used by legacy
+	// activate() without flags), rollout rules and holdouts.
+	Rules map[string]*Rule
+}
+
+// ErrUnsupportedVersion is returned for datafile versions this exporter cannot read.
+var ErrUnsupportedVersion = errors.New("unsupported datafile version")
+
+// Parse reads and indexes a datafile. Versions 2 and 3 (legacy experiments) and 4 (flags)
+// are accepted.
+func Parse(data []byte) (*Datafile, error) {
+	var raw rawDatafile
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("datafile is not valid JSON: %w", err)
+	}
+	switch raw.Version {
+	case "2", "3", "4":
+	default:
+		return nil, fmt.Errorf("%w %q (want 2, 3 or 4)", ErrUnsupportedVersion, raw.Version)
+	}
+	if raw.AccountID == "" || raw.ProjectID == "" || raw.Revision == "" {
+		return nil, errors.New("datafile lacks accountId, projectId or revision")
+	}
+	df := &Datafile{
+		Version:           raw.Version,
+		AccountID:         raw.AccountID,
+		ProjectID:         raw.ProjectID,
+		Revision:          raw.Revision,
+		Region:            raw.Region,
+		AnonymizeIP:       raw.AnonymizeIP != nil && *raw.AnonymizeIP,
+		BotFiltering:      raw.BotFiltering,
+		SendFlagDecisions: raw.SendFlagDecisions != nil && *raw.SendFlagDecisions,
+		Attributes:        make(map[string]string, len(raw.Attributes)),
+		Events:            make(map[string]string, len(raw.Events)),
+		Flags:             make(map[string]*Flag, len(raw.FeatureFlags)),
+		Rules:             map[string]*Rule{},
+	}
+	if df.Region == "" {
+		df.Region = "US"
+	}
+	for _, a := range raw.Attributes {
+		df.Attributes[a.Key] = a.ID
+	}
+	for _, e := range raw.Events {
+		df.Events[e.Key] = e.ID
+	}
+	byID := map[string]*Rule{}
+	add := func(e rawExperiment, typ string) *Rule {
+		r := newRule(e, typ)
+		byID[r.ID] = r
+		if _, dup := df.Rules[r.Key]; !dup {
+			df.Rules[r.Key] = r
+		}
+		return r
+	}
+	for _, e := range raw.Experiments {
+		add(e, RuleTypeFeatureTest)
+	}
+	for _, g := range raw.Groups {
+		for _, e := range g.Experiments {
+			add(e, RuleTypeFeatureTest)
+		}
+	}
+	rollouts := map[string][]*Rule{}
+	for _, ro := range raw.Rollouts {
+		for _, e := range ro.Experiments {
+			rollouts[ro.ID] = append(rollouts[ro.ID], add(e, RuleTypeRollout))
+		}
+	}
+	var holdouts []*Rule
+	for _, h := range raw.Holdouts {
+		holdouts = append(holdouts, add(h, RuleTypeHoldout))
+	}
+	flagged := map[string]bool{}
+	for _, f := range raw.FeatureFlags {
+		fl := &Flag{Key: f.Key, Rules: map[string]*Rule{}}
+		for _, id := range f.ExperimentIDs {
+			if r := byID[id]; r != nil {
+				fl.Rules[r.Key] = r
+				flagged[id] = true
+			}
+		}
+		for _, r := range rollouts[f.RolloutID] {
+			fl.Rules[r.Key] = r
+		}
+		// Holdouts apply to every flag unless the datafile scopes them; the decision names it.
+		for _, r := range holdouts {
+			if _, dup := fl.Rules[r.Key]; !dup {
+				fl.Rules[r.Key] = r
+			}
+		}
+		df.Flags[f.Key] = fl
+	}
+	// Experiments outside any flag are legacy activate() experiments.
+	for _, r := range byID {
+		if r.Type == RuleTypeFeatureTest && !flagged[r.ID] {
+			r.Type = RuleTypeExperiment
+		}
+	}
+	return df, nil
+}
+
+func newRule(e rawExperiment, typ string) *Rule {
+	r := &Rule{ID: e.ID, Key: e.Key, CampaignID: e.LayerID, Type: typ, Variations: make(map[string]*Variation, len(e.Variations))}
+	if r.CampaignID == "" {
+		r.CampaignID = r.ID
+	}
+	for _, v := range e.Variations {
+		r.Variations[v.Key] = &Variation{ID: v.ID, Key: v.Key, Enabled: v.FeatureEnabled != nil && *v.FeatureEnabled, NumericID: allDigits(v.ID)}
+	}
+	return r
+}
+
+func allDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// EventsURL is the Event API endpoint of the datafile's region.
+func (d *Datafile) EventsURL() string {
+	if d.Region == "EU" {
+		return "https://eu.logx.optimizely.com/v1/events"
+	}
+	return "https://logx.optimizely.com/v1/events"
+}
+
+// BatchPrefix is the EventBatch JSON up to the first visitor; the batch ends with "]}".
+func (d *Datafile) BatchPrefix(clientName, clientVersion string) []byte {
+	b := []byte(`{"account_id":`)
+	b = jsonw.String(b, d.AccountID)
+	b = append(b, `,"project_id":`...)
+	b = jsonw.String(b, d.ProjectID)
+	b = append(b, `,"revision":`...)
+	b = jsonw.String(b, d.Revision)
+	b = append(b, `,"client_name":`...)
+	b = jsonw.String(b, clientName)
+	b = append(b, `,"client_version":`...)
+	b = jsonw.String(b, clientVersion)
+	b = append(b, `,"anonymize_ip":`...)
+	b = strconv.AppendBool(b, d.AnonymizeIP)
+	return append(b, `,"enrich_decisions":true,"visitors":[`...)
+}

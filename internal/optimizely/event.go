@@ -1,0 +1,486 @@
+package optimizely
+
+import (
+	"crypto/sha1" //nolint:gosec // UUIDv5 is defined over SHA-1
+	"math"
+	"strconv"
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/jsonw"
+	"github.com/experimentationexporter/experimentationexporter/internal/record"
+)
+
+// Verdict is what became of a record.
+type Verdict uint8
+
+const (
+	// Built means one event (a visitor object) was appended.
+	Built Verdict = iota
+	// Skipped means the record is not sent by design (not an event, flag decisions off).
+	Skipped
+	// Dropped means the record claims to be an event but cannot become a valid one.
+	Dropped
+)
+
+// Skip and drop reasons, as counted in metrics and named in warnings.
+const (
+	ReasonNotAnEvent          = "not_an_event"
+	ReasonFlagDecisionNotSent = "flag_decision_not_sent"
+	ReasonMissingVisitorID    = "missing_visitor_id"
+	ReasonMissingTimestamp    = "missing_timestamp"
+	ReasonMissingFlagKey      = "missing_flag_key"
+	ReasonUnknownFlag         = "unknown_flag"
+	ReasonMissingRuleKey      = "missing_rule_key"
+	ReasonUnknownRule         = "unknown_rule"
+	ReasonMissingVariationKey = "missing_variation_key"
+	ReasonUnknownVariation    = "unknown_variation"
+	ReasonMissingEventKey     = "missing_event_key"
+	ReasonUnknownEventKey     = "unknown_event_key"
+	ReasonInvalidRevenue      = "invalid_revenue"
+	ReasonInvalidValue        = "invalid_value"
+)
+
+// SendFlagDecisions decides whether rollout decisions become impressions.
+type SendFlagDecisions uint8
+
+const (
+	// FlagDecisionsAuto follows the datafile's sendFlagDecisions.
+	FlagDecisionsAuto SendFlagDecisions = iota
+	FlagDecisionsOn
+	FlagDecisionsOff
+)
+
+// Builder appends Optimizely visitor objects built from records. It is immutable and
+// safe for concurrent use; one exists per datafile revision.
+type Builder struct {
+	df          *Datafile
+	sendRollout bool
+	botFilter   []byte // the pre-encoded $opt_bot_filtering attribute, or nil
+}
+
+// NewBuilder prepares event building against df.
+func NewBuilder(df *Datafile, mode SendFlagDecisions) *Builder {
+	b := &Builder{df: df}
+	switch mode {
+	case FlagDecisionsOn:
+		b.sendRollout = true
+	case FlagDecisionsOff:
+		b.sendRollout = false
+	default:
+		b.sendRollout = df.SendFlagDecisions
+	}
+	if df.BotFiltering != nil {
+		b.botFilter = appendAttr(nil, "$opt_bot_filtering", "$opt_bot_filtering")
+		b.botFilter = strconv.AppendBool(b.botFilter, *df.BotFiltering)
+		b.botFilter = append(b.botFilter, '}')
+	}
+	return b
+}
+
+// Datafile returns the datafile the builder resolves keys with.
+func (b *Builder) Datafile() *Datafile { return b.df }
+
+// Append appends one visitor object for f to dst. On Skipped or Dropped dst is returned
+// unchanged and reason says why.
+func (b *Builder) Append(dst []byte, f *record.Fields) ([]byte, Verdict, string) {
+	switch f.Kind {
+	case record.Impression:
+		return b.appendImpression(dst, f)
+	case record.Conversion:
+		return b.appendConversion(dst, f)
+	}
+	return dst, Skipped, ReasonNotAnEvent
+}
+
+type decision struct {
+	campaignID, experimentID, variationID string
+	numericVariation                      bool
+	flagKey, ruleKey, ruleType, varKey    string
+	enabled                               bool
+}
+
+func (b *Builder) appendImpression(dst []byte, f *record.Fields) ([]byte, Verdict, string) {
+	visitor, ok := f.Get(record.VisitorID)
+	if !ok || !isID(visitor) {
+		return dst, Dropped, ReasonMissingVisitorID
+	}
+	if f.Timestamp == 0 {
+		return dst, Dropped, ReasonMissingTimestamp
+	}
+	d, verdict, reason := b.resolveDecision(f)
+	if verdict != Built {
+		return dst, verdict, reason
+	}
+	dst = b.appendVisitorStart(dst, visitor, f)
+	dst = append(dst, `"snapshots":[{"decisions":[{"campaign_id":`...)
+	dst = jsonw.String(dst, d.campaignID)
+	dst = append(dst, `,"experiment_id":`...)
+	dst = jsonw.String(dst, d.experimentID)
+	dst = append(dst, `,"variation_id":`...)
+	if d.numericVariation {
+		dst = jsonw.String(dst, d.variationID)
+	} else {
+		dst = append(dst, "null"...)
+	}
+	dst = append(dst, `,"metadata":{"flag_key":`...)
+	dst = jsonw.String(dst, d.flagKey)
+	dst = append(dst, `,"rule_key":`...)
+	dst = jsonw.String(dst, d.ruleKey)
+	dst = append(dst, `,"rule_type":`...)
+	dst = jsonw.String(dst, d.ruleType)
+	dst = append(dst, `,"variation_key":`...)
+	dst = jsonw.String(dst, d.varKey)
+	dst = append(dst, `,"enabled":`...)
+	dst = strconv.AppendBool(dst, d.enabled)
+	dst = append(dst, `}}],"events":[{"entity_id":`...)
+	dst = jsonw.String(dst, d.campaignID)
+	dst = append(dst, `,"key":"campaign_activated","timestamp":`...)
+	dst = strconv.AppendInt(dst, int64(f.Timestamp)/1e6, 10)
+	dst = append(dst, `,"uuid":`...)
+	dst = appendUUID(dst, f, visitor, d.flagKey, d.ruleKey, d.varKey)
+	dst = append(dst, "}]}]}"...)
+	return dst, Built, ""
+}
+
+func (b *Builder) resolveDecision(f *record.Fields) (decision, Verdict, string) {
+	var d decision
+	d.flagKey = f.Str(record.FlagKey)
+	d.ruleKey = f.Str(record.RuleKey)
+	d.varKey = f.Str(record.VariationKey)
+	d.ruleType = f.Str(record.RuleType)
+	enabled, hasEnabled := f.Get(record.Enabled)
+	hasEnabled = hasEnabled && enabled.Type() == pcommon.ValueTypeBool
+
+	// Ids on the record skip the datafile lookup.
+	if expID := idString(f, record.ExperimentID); expID != "" {
+		if varID := idString(f, record.VariationID); varID != "" {
+			d.experimentID, d.variationID = expID, varID
+			d.campaignID = idString(f, record.CampaignID)
+			if d.campaignID == "" {
+				d.campaignID = expID
+			}
+			d.numericVariation = allDigits(varID)
+			if d.ruleType == "" {
+				d.ruleType = RuleTypeFeatureTest
+			}
+			d.enabled = hasEnabled && enabled.Bool()
+			if d.ruleType == RuleTypeRollout && !b.sendRollout {
+				return d, Skipped, ReasonFlagDecisionNotSent
+			}
+			return d, Built, ""
+		}
+	}
+
+	var rule *Rule
+	if d.ruleKey == "" {
+		return d, Dropped, ReasonMissingRuleKey
+	}
+	if d.flagKey == "" {
+		// Legacy activate() decisions carry only the experiment key.
+		if r := b.df.Rules[d.ruleKey]; r != nil && r.Type == RuleTypeExperiment {
+			rule = r
+		} else {
+			return d, Dropped, ReasonMissingFlagKey
+		}
+	} else {
+		flag := b.df.Flags[d.flagKey]
+		if flag == nil {
+			return d, Dropped, ReasonUnknownFlag
+		}
+		if rule = flag.Rules[d.ruleKey]; rule == nil {
+			return d, Dropped, ReasonUnknownRule
+		}
+	}
+	if d.varKey == "" {
+		return d, Dropped, ReasonMissingVariationKey
+	}
+	v := rule.Variations[d.varKey]
+	if v == nil {
+		return d, Dropped, ReasonUnknownVariation
+	}
+	if d.ruleType == "" {
+		d.ruleType = rule.Type
+	}
+	if rule.Type == RuleTypeRollout && !b.sendRollout {
+		return d, Skipped, ReasonFlagDecisionNotSent
+	}
+	d.campaignID, d.experimentID = rule.CampaignID, rule.ID
+	d.variationID, d.numericVariation = v.ID, v.NumericID
+	d.enabled = v.Enabled
+	if hasEnabled {
+		d.enabled = enabled.Bool()
+	}
+	return d, Built, ""
+}
+
+func (b *Builder) appendConversion(dst []byte, f *record.Fields) ([]byte, Verdict, string) {
+	visitor, ok := f.Get(record.VisitorID)
+	if !ok || !isID(visitor) {
+		return dst, Dropped, ReasonMissingVisitorID
+	}
+	if f.Timestamp == 0 {
+		return dst, Dropped, ReasonMissingTimestamp
+	}
+	key := f.Str(record.EventKey)
+	if key == "" {
+		return dst, Dropped, ReasonMissingEventKey
+	}
+	entityID, ok := b.df.Events[key]
+	if !ok {
+		return dst, Dropped, ReasonUnknownEventKey
+	}
+	revenue, hasRevenue := f.Get(record.Revenue)
+	if hasRevenue {
+		switch {
+		case revenue.Type() == pcommon.ValueTypeInt && abs(revenue.Int()) <= jsonw.MaxSafeInteger:
+		default:
+			return dst, Dropped, ReasonInvalidRevenue
+		}
+	}
+	value, hasValue := f.Get(record.Value)
+	var fvalue float64
+	if hasValue {
+		switch value.Type() {
+		case pcommon.ValueTypeDouble:
+			fvalue = value.Double()
+		case pcommon.ValueTypeInt:
+			fvalue = float64(value.Int())
+		default:
+			return dst, Dropped, ReasonInvalidValue
+		}
+		if !jsonw.Finite(fvalue) {
+			return dst, Dropped, ReasonInvalidValue
+		}
+	}
+	dst = b.appendVisitorStart(dst, visitor, f)
+	dst = append(dst, `"snapshots":[{"events":[{"entity_id":`...)
+	dst = jsonw.String(dst, entityID)
+	dst = append(dst, `,"key":`...)
+	dst = jsonw.String(dst, key)
+	dst = append(dst, `,"timestamp":`...)
+	dst = strconv.AppendInt(dst, int64(f.Timestamp)/1e6, 10)
+	dst = append(dst, `,"uuid":`...)
+	dst = appendUUID(dst, f, visitor, key, "", "")
+	if hasRevenue {
+		dst = append(dst, `,"revenue":`...)
+		dst = strconv.AppendInt(dst, revenue.Int(), 10)
+	}
+	if hasValue {
+		dst = append(dst, `,"value":`...)
+		dst = jsonw.Float(dst, fvalue)
+	}
+	if tags, ok := f.Get(record.Tags); ok && tags.Type() == pcommon.ValueTypeMap {
+		dst = append(dst, `,"tags":`...)
+		dst = jsonw.Map(dst, tags.Map(), 1)
+	}
+	dst = append(dst, "}]}]}"...)
+	return dst, Built, ""
+}
+
+// appendVisitorStart writes `{"visitor_id":…,"attributes":[…],` for both event types.
+func (b *Builder) appendVisitorStart(dst []byte, visitor pcommon.Value, f *record.Fields) []byte {
+	dst = append(dst, `{"visitor_id":`...)
+	dst = appendIDValue(dst, visitor)
+	dst = append(dst, `,"attributes":[`...)
+	n := 0
+	sep := func() {
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+	}
+	hasUA := false
+	if attrs, ok := f.Get(record.VisitorAttributes); ok && attrs.Type() == pcommon.ValueTypeMap {
+		for k, v := range attrs.Map().All() {
+			var id string
+			if strings.HasPrefix(k, "$opt_") {
+				if k == "$opt_bot_filtering" && b.botFilter != nil {
+					continue // the datafile's setting wins, as in the SDKs
+				}
+				id = k
+				hasUA = hasUA || k == "$opt_user_agent"
+			} else if id, ok = b.df.Attributes[k]; !ok {
+				continue
+			}
+			if !validAttrValue(v) {
+				continue
+			}
+			sep()
+			dst = appendAttr(dst, id, k)
+			dst = jsonw.Value(dst, v)
+			dst = append(dst, '}')
+		}
+	}
+	if ua := f.Str(record.UserAgent); ua != "" && !hasUA {
+		sep()
+		dst = appendAttr(dst, "$opt_user_agent", "$opt_user_agent")
+		dst = jsonw.String(dst, ua)
+		dst = append(dst, '}')
+	}
+	if b.botFilter != nil {
+		sep()
+		dst = append(dst, b.botFilter...)
+	}
+	return append(dst, "],"...)
+}
+
+// appendAttr writes an attribute object up to its value.
+func appendAttr(dst []byte, id, key string) []byte {
+	dst = append(dst, `{"entity_id":`...)
+	dst = jsonw.String(dst, id)
+	dst = append(dst, `,"key":`...)
+	dst = jsonw.String(dst, key)
+	return append(dst, `,"type":"custom","value":`...)
+}
+
+// validAttrValue accepts what the Event API accepts: strings, bools and finite numbers
+// no larger in magnitude than 2^53.
+func validAttrValue(v pcommon.Value) bool {
+	switch v.Type() {
+	case pcommon.ValueTypeStr, pcommon.ValueTypeBool:
+		return true
+	case pcommon.ValueTypeInt:
+		return abs(v.Int()) <= jsonw.MaxSafeInteger
+	case pcommon.ValueTypeDouble:
+		d := v.Double()
+		return jsonw.Finite(d) && math.Abs(d) <= jsonw.MaxSafeInteger
+	}
+	return false
+}
+
+func abs(v int64) int64 {
+	if v < 0 {
+		if v == math.MinInt64 {
+			return math.MaxInt64
+		}
+		return -v
+	}
+	return v
+}
+
+// isID accepts non-empty strings and integers as identifiers.
+func isID(v pcommon.Value) bool {
+	return (v.Type() == pcommon.ValueTypeStr && v.Str() != "") || v.Type() == pcommon.ValueTypeInt
+}
+
+func appendIDValue(dst []byte, v pcommon.Value) []byte {
+	if v.Type() == pcommon.ValueTypeInt {
+		dst = append(dst, '"')
+		dst = strconv.AppendInt(dst, v.Int(), 10)
+		return append(dst, '"')
+	}
+	return jsonw.String(dst, v.Str())
+}
+
+// idString returns a string or integer id slot as text ("" when absent). Integer ids
+// allocate; they are the uncommon path that skips the datafile.
+func idString(f *record.Fields, s record.Slot) string {
+	v, ok := f.Get(s)
+	if !ok {
+		return ""
+	}
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return v.Str()
+	case pcommon.ValueTypeInt:
+		return strconv.FormatInt(v.Int(), 10)
+	}
+	return ""
+}
+
+// uuidNamespace is uuid5(NAMESPACE_URL, "https://github.com/experimentationexporter").
+var uuidNamespace = func() [16]byte {
+	nsURL := [16]byte{0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8}
+	return UUID5(nsURL, []byte("https://github.com/experimentationexporter"))
+}()
+
+// UUID5 is the name-based SHA-1 UUID of RFC 9562.
+func UUID5(ns [16]byte, name []byte) [16]byte {
+	h := sha1.New() //nolint:gosec
+	h.Write(ns[:])
+	h.Write(name)
+	var sum [20]byte
+	h.Sum(sum[:0])
+	var u [16]byte
+	copy(u[:], sum[:16])
+	u[6] = (u[6] & 0x0f) | 0x50
+	u[8] = (u[8] & 0x3f) | 0x80
+	return u
+}
+
+// appendUUID writes the event's deterministic uuid as a JSON string: event.id when it is
+// already a UUID, else a UUIDv5 over event.id or over the record's identity, so a
+// resent record always carries the same uuid and the Event API's dedup drops repeats.
+func appendUUID(dst []byte, f *record.Fields, visitor pcommon.Value, key, rule, variation string) []byte {
+	var scratch [256]byte
+	name := scratch[:0]
+	if id, ok := f.Get(record.EventID); ok && isID(id) {
+		if s := id.Str(); id.Type() == pcommon.ValueTypeStr && isCanonicalUUID(s) {
+			dst = append(dst, '"')
+			for i := 0; i < len(s); i++ {
+				c := s[i]
+				if c >= 'A' && c <= 'F' {
+					c += 'a' - 'A'
+				}
+				dst = append(dst, c)
+			}
+			return append(dst, '"')
+		}
+		name = append(name, "event.id\x00"...)
+		name = appendIDRaw(name, id)
+	} else {
+		name = append(name, byte('0'+f.Kind), 0)
+		name = appendIDRaw(name, visitor)
+		name = append(name, 0)
+		name = append(name, key...)
+		name = append(name, 0)
+		name = append(name, rule...)
+		name = append(name, 0)
+		name = append(name, variation...)
+		name = append(name, 0)
+		name = strconv.AppendUint(name, uint64(f.Timestamp), 10)
+	}
+	u := UUID5(uuidNamespace, name)
+	return appendUUIDString(dst, u)
+}
+
+func appendIDRaw(dst []byte, v pcommon.Value) []byte {
+	if v.Type() == pcommon.ValueTypeInt {
+		return strconv.AppendInt(dst, v.Int(), 10)
+	}
+	return append(dst, v.Str()...)
+}
+
+func appendUUIDString(dst []byte, u [16]byte) []byte {
+	const hexd = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			dst = append(dst, '-')
+		}
+		dst = append(dst, hexd[c>>4], hexd[c&0xf])
+	}
+	return append(dst, '"')
+}
+
+func isCanonicalUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+				return false
+			}
+		}
+	}
+	return true
+}

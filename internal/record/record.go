@@ -1,0 +1,241 @@
+// Package record reads the attributes of an OTLP log record that describe an
+// experimentation event, in one pass over the attribute map.
+package record // import "github.com/experimentationexporter/experimentationexporter/internal/record"
+
+import (
+	"errors"
+	"fmt"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+)
+
+// Kind says what a log record is.
+type Kind uint8
+
+const (
+	// Other records are not experimentation events; they are skipped and counted.
+	Other Kind = iota
+	// Impression is a flag or experiment decision.
+	Impression
+	// Conversion is a tracked event such as a purchase.
+	Conversion
+)
+
+// Slot names one meaning of the input contract (SPEC §3).
+type Slot uint8
+
+// The slots, in the order of the input contract.
+const (
+	VisitorID Slot = iota
+	FlagKey
+	VariationKey
+	RuleKey
+	RuleType
+	Enabled
+	ExperimentID
+	CampaignID
+	VariationID
+	GoalID
+	EventKey
+	Revenue
+	Value
+	Tags
+	VisitorAttributes
+	UserAgent
+	ClientAddress
+	EventID
+	numSlots
+)
+
+// Mapping names the attributes read for each meaning; for a meaning with several names
+// the first one found (in list order) wins. The zero value is not usable: start from
+// DefaultMapping.
+type Mapping struct {
+	ImpressionEvent   string   `mapstructure:"impression_event"`
+	ConversionEvent   string   `mapstructure:"conversion_event"`
+	VisitorID         []string `mapstructure:"visitor_id"`
+	FlagKey           []string `mapstructure:"flag_key"`
+	VariationKey      []string `mapstructure:"variation_key"`
+	RuleKey           []string `mapstructure:"rule_key"`
+	RuleType          []string `mapstructure:"rule_type"`
+	Enabled           []string `mapstructure:"enabled"`
+	ExperimentID      []string `mapstructure:"experiment_id"`
+	CampaignID        []string `mapstructure:"campaign_id"`
+	VariationID       []string `mapstructure:"variation_id"`
+	GoalID            []string `mapstructure:"goal_id"`
+	EventKey          []string `mapstructure:"event_key"`
+	Revenue           []string `mapstructure:"revenue"`
+	Value             []string `mapstructure:"value"`
+	Tags              []string `mapstructure:"tags"`
+	VisitorAttributes []string `mapstructure:"visitor_attributes"`
+	UserAgent         []string `mapstructure:"user_agent"`
+	ClientAddress     []string `mapstructure:"client_address"`
+	EventID           []string `mapstructure:"event_id"`
+}
+
+// DefaultMapping is the input contract of SPEC §3.
+func DefaultMapping() Mapping {
+	return Mapping{
+		ImpressionEvent:   "feature_flag.evaluation",
+		ConversionEvent:   "experiment.conversion",
+		VisitorID:         []string{"feature_flag.context.id", "user.id", "enduser.id"},
+		FlagKey:           []string{"feature_flag.key"},
+		VariationKey:      []string{"feature_flag.result.variant", "feature_flag.variant"},
+		RuleKey:           []string{"experiment.rule.key"},
+		RuleType:          []string{"experiment.rule.type"},
+		Enabled:           []string{"experiment.enabled"},
+		ExperimentID:      []string{"experiment.id"},
+		CampaignID:        []string{"experiment.campaign.id"},
+		VariationID:       []string{"experiment.variation.id"},
+		GoalID:            []string{"experiment.goal.id"},
+		EventKey:          []string{"experiment.event.key"},
+		Revenue:           []string{"experiment.revenue"},
+		Value:             []string{"experiment.value"},
+		Tags:              []string{"experiment.tags"},
+		VisitorAttributes: []string{"experiment.visitor.attributes"},
+		UserAgent:         []string{"user_agent.original"},
+		ClientAddress:     []string{"client.address"},
+		EventID:           []string{"event.id"},
+	}
+}
+
+func (m *Mapping) slots() [numSlots][]string {
+	return [numSlots][]string{
+		m.VisitorID, m.FlagKey, m.VariationKey, m.RuleKey, m.RuleType, m.Enabled,
+		m.ExperimentID, m.CampaignID, m.VariationID, m.GoalID, m.EventKey, m.Revenue,
+		m.Value, m.Tags, m.VisitorAttributes, m.UserAgent, m.ClientAddress, m.EventID,
+	}
+}
+
+var slotKeys = [numSlots]string{
+	"visitor_id", "flag_key", "variation_key", "rule_key", "rule_type", "enabled",
+	"experiment_id", "campaign_id", "variation_id", "goal_id", "event_key", "revenue",
+	"value", "tags", "visitor_attributes", "user_agent", "client_address", "event_id",
+}
+
+// Validate rejects empty names and one attribute mapped to two meanings.
+func (m *Mapping) Validate() error {
+	var errs []error
+	if m.ImpressionEvent == "" {
+		errs = append(errs, errors.New("mapping::impression_event must not be empty"))
+	}
+	if m.ConversionEvent == "" {
+		errs = append(errs, errors.New("mapping::conversion_event must not be empty"))
+	}
+	if m.ImpressionEvent != "" && m.ImpressionEvent == m.ConversionEvent {
+		errs = append(errs, fmt.Errorf("mapping::impression_event and mapping::conversion_event must differ, both are %q", m.ImpressionEvent))
+	}
+	seen := map[string]string{}
+	for i, names := range m.slots() {
+		if len(names) == 0 {
+			errs = append(errs, fmt.Errorf("mapping::%s must name at least one attribute", slotKeys[i]))
+		}
+		for _, n := range names {
+			if n == "" {
+				errs = append(errs, fmt.Errorf("mapping::%s must not contain an empty attribute name", slotKeys[i]))
+				continue
+			}
+			if prev, ok := seen[n]; ok && prev != slotKeys[i] {
+				errs = append(errs, fmt.Errorf("mapping::%s: attribute %q is already mapped by mapping::%s", slotKeys[i], n, prev))
+			}
+			seen[n] = slotKeys[i]
+		}
+	}
+	return errors.Join(errs...)
+}
+
+type slotRank struct {
+	slot Slot
+	rank uint8
+}
+
+// Reader extracts Fields from log records. It is immutable and safe for concurrent use.
+type Reader struct {
+	byName     map[string]slotRank
+	impression string
+	conversion string
+}
+
+// NewReader builds a Reader for a validated mapping.
+func NewReader(m Mapping) *Reader {
+	r := &Reader{byName: map[string]slotRank{}, impression: m.ImpressionEvent, conversion: m.ConversionEvent}
+	for s, names := range m.slots() {
+		for rank, n := range names {
+			if _, dup := r.byName[n]; !dup {
+				r.byName[n] = slotRank{slot: Slot(s), rank: uint8(min(rank, 255))}
+			}
+		}
+	}
+	return r
+}
+
+// eventNameAttr is where SDKs older than the LogRecord.EventName field put the name.
+const eventNameAttr = "event.name"
+
+// Fields are the attribute values of one record, by slot.
+type Fields struct {
+	Kind      Kind
+	Timestamp pcommon.Timestamp
+	vals      [numSlots]pcommon.Value
+	rank      [numSlots]uint8
+	has       uint32
+}
+
+// Read fills f from lr. Kind is Other when the record is not an experimentation event;
+// the attributes are then not read.
+func (r *Reader) Read(lr plog.LogRecord, f *Fields) {
+	f.has = 0
+	attrs := lr.Attributes()
+	name := lr.EventName()
+	if name == "" {
+		if v, ok := attrs.Get(eventNameAttr); ok && v.Type() == pcommon.ValueTypeStr {
+			name = v.Str()
+		}
+	}
+	switch name {
+	case r.impression:
+		f.Kind = Impression
+	case r.conversion:
+		f.Kind = Conversion
+	default:
+		f.Kind = Other
+		return
+	}
+	f.Timestamp = lr.Timestamp()
+	if f.Timestamp == 0 {
+		f.Timestamp = lr.ObservedTimestamp()
+	}
+	for k, v := range attrs.All() {
+		sr, ok := r.byName[k]
+		if !ok {
+			continue
+		}
+		bit := uint32(1) << sr.slot
+		if f.has&bit != 0 && f.rank[sr.slot] <= sr.rank {
+			continue
+		}
+		f.has |= bit
+		f.vals[sr.slot] = v
+		f.rank[sr.slot] = sr.rank
+	}
+}
+
+// Has reports whether the slot was found.
+func (f *Fields) Has(s Slot) bool { return f.has&(1<<s) != 0 }
+
+// Get returns the value of a slot.
+func (f *Fields) Get(s Slot) (pcommon.Value, bool) {
+	if !f.Has(s) {
+		return pcommon.Value{}, false
+	}
+	return f.vals[s], true
+}
+
+// Str returns a slot's value when it is a non-empty string.
+func (f *Fields) Str(s Slot) string {
+	if v, ok := f.Get(s); ok && v.Type() == pcommon.ValueTypeStr {
+		return v.Str()
+	}
+	return ""
+}
