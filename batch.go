@@ -33,7 +33,7 @@ type eventBatch struct {
 }
 
 var (
-	_ xexporterhelper.Request            = (*eventBatch)(nil)
+	_ xexporterhelper.Request             = (*eventBatch)(nil)
 	_ xexporterhelper.RequestErrorHandler = (*eventBatch)(nil)
 )
 

@@ -47,7 +47,7 @@ type Config struct {
 	// ClientConfig holds endpoint, timeout, TLS, proxy, headers and auth of the events client.
 	confighttp.ClientConfig `mapstructure:",squash"`
 	QueueConfig             configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
-	RetryConfig             configretry.BackOffConfig                                 `mapstructure:"retry_on_failure"`
+	RetryConfig             configretry.BackOffConfig                                `mapstructure:"retry_on_failure"`
 
 	// Destination is optimizely or vwo.
 	Destination string `mapstructure:"destination"`

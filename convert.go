@@ -1,0 +1,164 @@
+package experimentationexporter // import "github.com/experimentationexporter/experimentationexporter"
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+
+	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/record"
+)
+
+// pendingContext marks a batch of raw records that arrived before the destination could
+// build events (no datafile yet). They wait in the sending queue and are built when it
+// arrives; the different key keeps them apart from built events.
+var pendingContext = &batchContext{key: "pending"}
+
+// tally counts a conversion's outcomes so metrics are recorded once per call.
+type tally struct {
+	impressions, conversions, extra int
+	reasons                         []reasonCount
+}
+
+type reasonCount struct {
+	reason  string
+	dropped bool
+	n       int
+}
+
+func (t *tally) add(reason string, dropped bool) {
+	for i := range t.reasons {
+		if t.reasons[i].reason == reason && t.reasons[i].dropped == dropped {
+			t.reasons[i].n++
+			return
+		}
+	}
+	t.reasons = append(t.reasons, reasonCount{reason: reason, dropped: dropped, n: 1})
+}
+
+func (e *experimentationExporter) report(ctx context.Context, t *tally) {
+	e.obs.built(ctx, "impression", t.impressions)
+	e.obs.built(ctx, "conversion", t.conversions)
+	e.obs.built(ctx, "custom_dimension", t.extra)
+	for _, r := range t.reasons {
+		if r.dropped {
+			e.obs.dropped(ctx, r.reason, r.n, "Dropping experimentation records that cannot become valid events.")
+		} else {
+			e.obs.skipped(ctx, r.reason, r.n)
+		}
+	}
+}
+
+// convert turns a push's log records into one batch of encoded events, before the
+// sending queue, so batch_size and the queue count events, not records.
+func (e *experimentationExporter) convert(ctx context.Context, ld plog.Logs) (xexporterhelper.Request, error) {
+	bctx, build, ok := e.dest.current()
+	if !ok {
+		return e.pendingBatch(ctx, ld)
+	}
+	b := &eventBatch{bctx: bctx}
+	var t tally
+	e.buildInto(b, ld, build, &t)
+	e.report(ctx, &t)
+	return b, nil
+}
+
+func (e *experimentationExporter) buildInto(b *eventBatch, ld plog.Logs, build buildFunc, t *tally) {
+	var f record.Fields
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		sls := rls.At(i).ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			lrs := sls.At(j).LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				e.reader.Read(lrs.At(k), &f)
+				if f.Kind == record.Other {
+					t.add("not_an_event", false)
+					continue
+				}
+				n, reason, dropped := build(b, &f)
+				if n == 0 {
+					t.add(reason, dropped)
+					continue
+				}
+				if f.Kind == record.Impression {
+					t.impressions++
+				} else {
+					t.conversions++
+				}
+				t.extra += n - 1
+			}
+		}
+	}
+}
+
+// pendingBatch keeps the experimentation records of ld, one serialized single-record
+// plog.Logs per item, until events can be built.
+func (e *experimentationExporter) pendingBatch(ctx context.Context, ld plog.Logs) (xexporterhelper.Request, error) {
+	b := &eventBatch{bctx: pendingContext}
+	var f record.Fields
+	var t tally
+	marshaler := plog.ProtoMarshaler{}
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		rl := rls.At(i)
+		for j := 0; j < rl.ScopeLogs().Len(); j++ {
+			sl := rl.ScopeLogs().At(j)
+			for k := 0; k < sl.LogRecords().Len(); k++ {
+				lr := sl.LogRecords().At(k)
+				e.reader.Read(lr, &f)
+				if f.Kind == record.Other {
+					t.add("not_an_event", false)
+					continue
+				}
+				one := plog.NewLogs()
+				orl := one.ResourceLogs().AppendEmpty()
+				rl.Resource().CopyTo(orl.Resource())
+				osl := orl.ScopeLogs().AppendEmpty()
+				sl.Scope().CopyTo(osl.Scope())
+				lr.CopyTo(osl.LogRecords().AppendEmpty())
+				raw, err := marshaler.MarshalLogs(one)
+				if err != nil {
+					return nil, fmt.Errorf("keeping a record until the datafile arrives: %w", err)
+				}
+				b.data = append(b.data, raw...)
+				b.ends = append(b.ends, len(b.data))
+			}
+		}
+	}
+	e.report(ctx, &t)
+	return b, nil
+}
+
+// resolvePending waits for the destination to be ready, then builds the kept records.
+func (e *experimentationExporter) resolvePending(ctx context.Context, p *eventBatch) (*eventBatch, error) {
+	if err := e.dest.waitReady(ctx, e.stop); err != nil {
+		return nil, err
+	}
+	bctx, build, _ := e.dest.current()
+	b := &eventBatch{bctx: bctx}
+	var t tally
+	unmarshaler := plog.ProtoUnmarshaler{}
+	for i := range p.ends {
+		ld, err := unmarshaler.UnmarshalLogs(p.event(i))
+		if err != nil {
+			t.add("corrupt_pending_record", true)
+			continue
+		}
+		e.buildInto(b, ld, build, &t)
+	}
+	e.report(ctx, &t)
+	return b, nil
+}
+
+// redactURLError strips the request URL, which may carry a key, from a client error.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}

@@ -1,0 +1,276 @@
+package experimentationexporter // import "github.com/experimentationexporter/experimentationexporter"
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
+	"go.uber.org/zap"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
+	"github.com/experimentationexporter/experimentationexporter/internal/record"
+)
+
+// clientName and clientVersion identify this exporter in event payloads.
+const (
+	clientName    = "otel-collector-experimentation-exporter"
+	clientVersion = "0.1.0"
+)
+
+// maxErrorBody caps how much of a response body is read for logs; the rest is drained
+// (up to maxDrain) so the connection can be reused.
+const (
+	maxErrorBody = 1 << 10
+	maxDrain     = 1 << 20
+)
+
+// buildFunc appends the events of one record to b. It returns the number of events
+// appended, or 0 and the reason the record was skipped (dropped=false) or dropped.
+type buildFunc func(b *eventBatch, f *record.Fields) (events int, reason string, dropped bool)
+
+// destination is one events API: how events are built and how requests are addressed.
+type destination interface {
+	start(ctx context.Context, host component.Host, client *http.Client) error
+	shutdown()
+	// current returns the context and builder for new events; ok is false while the
+	// destination cannot build events yet (no datafile).
+	current() (bctx *batchContext, build buildFunc, ok bool)
+	// waitReady blocks until current is ok, ctx ends or the exporter stops.
+	waitReady(ctx context.Context, stop <-chan struct{}) error
+	// authorize adds what must never be persisted or logged: keys and tokens.
+	authorize(req *http.Request)
+}
+
+type experimentationExporter struct {
+	cfg    *Config
+	set    component.TelemetrySettings
+	logger *zap.Logger
+	reader *record.Reader
+	dest   destination
+	obs    *observer
+	tb     *metadata.TelemetryBuilder
+
+	client  *http.Client
+	stop    chan struct{}
+	stopped sync.Once
+	bufs    sync.Pool
+}
+
+func newExporter(cfg *Config, set exporter.Settings) (*experimentationExporter, error) {
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	e := &experimentationExporter{
+		cfg:    cfg,
+		set:    set.TelemetrySettings,
+		logger: set.Logger,
+		reader: record.NewReader(cfg.Mapping),
+		obs:    newObserver(tb, set.Logger),
+		tb:     tb,
+		stop:   make(chan struct{}),
+	}
+	switch cfg.Destination {
+	case DestinationVWO:
+		e.dest = newVWODestination(cfg)
+	default:
+		e.dest = newOptimizelyDestination(cfg, set.Logger)
+	}
+	return e, nil
+}
+
+func (e *experimentationExporter) start(ctx context.Context, host component.Host) error {
+	client, err := e.cfg.ToClient(ctx, host.GetExtensions(), e.set)
+	if err != nil {
+		return fmt.Errorf("building the events HTTP client: %w", err)
+	}
+	e.client = client
+	return e.dest.start(ctx, host, client)
+}
+
+func (e *experimentationExporter) shutdown(context.Context) error {
+	e.stopped.Do(func() { close(e.stop) })
+	e.dest.shutdown()
+	if e.client != nil {
+		e.client.CloseIdleConnections()
+	}
+	e.tb.Shutdown()
+	return nil
+}
+
+// errStatus is a non-2xx answer of the events API.
+type errStatus struct {
+	code int
+	body string
+}
+
+func (e *errStatus) Error() string {
+	if e.body == "" {
+		return fmt.Sprintf("events API answered %d", e.code)
+	}
+	return fmt.Sprintf("events API answered %d: %s", e.code, e.body)
+}
+
+// push sends a batch in requests that fit max_payload_bytes and handles each answer
+// as SPEC §6 says. It returns nil only when every event was accepted or dropped as
+// permanently invalid; a retryable error carries the events not yet accepted.
+func (e *experimentationExporter) push(ctx context.Context, req xexporterhelper.Request) error {
+	b, ok := req.(*eventBatch)
+	if !ok {
+		return consumererror.NewPermanent(fmt.Errorf("unexpected request type %T", req))
+	}
+	if b.bctx == pendingContext {
+		var err error
+		if b, err = e.resolvePending(ctx, b); err != nil {
+			return err
+		}
+	}
+	if len(b.ends) == 0 {
+		return nil
+	}
+	b.attempt++
+
+	// Work is a stack of event ranges, first range on top; 413 and 400 push halves.
+	type span struct{ i, j int }
+	var work []span
+	b.byteChunks(e.cfg.MaxPayloadBytes, func(i, j int) bool {
+		work = append(work, span{i, j})
+		return true
+	})
+	for l, r := 0, len(work)-1; l < r; l, r = l+1, r-1 {
+		work[l], work[r] = work[r], work[l]
+	}
+	for len(work) > 0 {
+		s := work[len(work)-1]
+		work = work[:len(work)-1]
+		n := s.j - s.i
+		if n == 1 && b.bodySize(s.i, s.j) > e.cfg.MaxPayloadBytes {
+			e.obs.dropped(ctx, "event_too_large", 1, "Dropping an event larger than max_payload_bytes.",
+				zap.Int("event_bytes", b.bodySize(s.i, s.j)), zap.Int("max_payload_bytes", e.cfg.MaxPayloadBytes))
+			continue
+		}
+		err := e.send(ctx, b, s.i, s.j)
+		if err == nil {
+			continue
+		}
+		var st *errStatus
+		if errors.As(err, &st) && (st.code == http.StatusRequestEntityTooLarge || st.code == http.StatusBadRequest) {
+			if n > 1 {
+				// Halve: a 413 shrinks the body, a 400 isolates the bad event(s).
+				mid := s.i + n/2
+				work = append(work, span{mid, s.j}, span{s.i, mid})
+				continue
+			}
+			reason := "rejected_bad_request"
+			if st.code == http.StatusRequestEntityTooLarge {
+				reason = "rejected_too_large"
+			}
+			e.obs.dropped(ctx, reason, 1, "The events API rejected an event; dropping it.",
+				zap.Int("status", st.code), zap.String("response", st.body))
+			continue
+		}
+		if consumererror.IsPermanent(err) {
+			left := n
+			for _, w := range work {
+				left += w.j - w.i
+			}
+			e.obs.dropped(ctx, "rejected_permanent", left, "The events API rejected a request permanently; dropping its events.", zap.Error(err))
+			return err
+		}
+		// Retryable: keep this range and everything after it, in order.
+		rest := &eventBatch{bctx: b.bctx}
+		rest.appendEvents(b.slice(s.i, s.j))
+		for k := len(work) - 1; k >= 0; k-- {
+			rest.appendEvents(b.slice(work[k].i, work[k].j))
+		}
+		return &partialError{err: err, remaining: rest}
+	}
+	return nil
+}
+
+// send posts events [i, j) of b once and maps the answer to an error.
+func (e *experimentationExporter) send(ctx context.Context, b *eventBatch, i, j int) error {
+	buf, _ := e.bufs.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	body := b.appendBody((*buf)[:0], i, j)
+	defer func() {
+		*buf = body[:0]
+		e.bufs.Put(buf)
+	}()
+
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.bctx.url, bytes.NewReader(body))
+	if err != nil {
+		return consumererror.NewPermanent(fmt.Errorf("building request: %w", err))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	e.dest.authorize(req)
+
+	resp, err := e.client.Do(req)
+	if err != nil {
+		e.obs.request(ctx, "network", len(body), j-i)
+		e.logDispatch(b, j-i, len(body), 0)
+		return fmt.Errorf("sending %d events: %w", j-i, redactURLError(err))
+	}
+	defer func() {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
+		_ = resp.Body.Close()
+	}()
+	e.obs.request(ctx, strconv.Itoa(resp.StatusCode/100)+"xx", len(body), j-i)
+	e.logDispatch(b, j-i, len(body), resp.StatusCode)
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return nil
+	}
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	st := &errStatus{code: resp.StatusCode, body: string(bytes.TrimSpace(msg))}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
+		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			return exporterhelper.NewThrottleRetry(st, d)
+		}
+		return st
+	case resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode >= 500:
+		return st
+	case resp.StatusCode == http.StatusBadRequest || resp.StatusCode == http.StatusRequestEntityTooLarge:
+		return st // push splits these
+	default:
+		return consumererror.NewPermanent(st)
+	}
+}
+
+// logDispatch is the collector's LOG_EVENT notification: one debug line per request.
+func (e *experimentationExporter) logDispatch(b *eventBatch, events, bytes, status int) {
+	if ce := e.logger.Check(zap.DebugLevel, "Dispatched events request."); ce != nil {
+		ce.Write(zap.String("verb", http.MethodPost), zap.String("url", b.bctx.url),
+			zap.Int("events", events), zap.Int("bytes", bytes), zap.Int("status", status), zap.Int("attempt", b.attempt))
+	}
+}
+
+// parseRetryAfter reads a Retry-After header in seconds or as an HTTP date.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.Atoi(v); err == nil {
+		if s < 0 {
+			return 0, false
+		}
+		return time.Duration(s) * time.Second, true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}

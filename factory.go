@@ -1,0 +1,105 @@
+package experimentationexporter // import "github.com/experimentationexporter/experimentationexporter"
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
+	"github.com/experimentationexporter/experimentationexporter/internal/record"
+)
+
+// Defaults that are not per destination.
+const (
+	defaultMaxPayloadBytes  = 3_000_000
+	defaultTimeout          = 10 * time.Second
+	defaultPolling          = 5 * time.Minute
+	defaultQueueEvents      = 100_000
+	defaultIdleConnsPerHost = 64
+)
+
+// NewFactory creates the experimentation exporter factory.
+func NewFactory() exporter.Factory {
+	return exporter.NewFactory(
+		metadata.Type,
+		createDefaultConfig,
+		exporter.WithLogs(createLogs, metadata.LogsStability),
+	)
+}
+
+func createDefaultConfig() component.Config {
+	client := confighttp.NewDefaultClientConfig()
+	client.Timeout = defaultTimeout
+	client.MaxIdleConnsPerHost = defaultIdleConnsPerHost
+
+	// The queue counts events and pushes back on the receiver when full: with the
+	// defaults nothing is ever dropped silently.
+	queue := exporterhelper.NewDefaultQueueConfig()
+	queue.Sizer = exporterhelper.RequestSizerTypeItems
+	queue.QueueSize = defaultQueueEvents
+	queue.BlockOnOverflow = true
+	queue.Batch = configoptional.None[exporterhelper.BatchConfig]()
+
+	return &Config{
+		ClientConfig:    client,
+		QueueConfig:     configoptional.Some(queue),
+		RetryConfig:     configretry.NewDefaultBackOffConfig(),
+		Destination:     DestinationOptimizely,
+		BatchSize:       optimizelyBatchSize,
+		FlushInterval:   optimizelyFlushInterval,
+		MaxPayloadBytes: defaultMaxPayloadBytes,
+		Optimizely: OptimizelyConfig{
+			PollingInterval:   defaultPolling,
+			SendFlagDecisions: "auto",
+		},
+		Mapping: record.DefaultMapping(),
+	}
+}
+
+// queueBatchConfig adds the batcher that enforces batch_size and flush_interval to the
+// user's sending_queue: a batch flushes when it holds batch_size events or when its
+// oldest event is flush_interval old.
+func queueBatchConfig(cfg *Config) configoptional.Optional[exporterhelper.QueueBatchConfig] {
+	if !cfg.QueueConfig.HasValue() {
+		return cfg.QueueConfig
+	}
+	q := *cfg.QueueConfig.Get()
+	batch := exporterhelper.NewDefaultBatchConfig()
+	batch.FlushTimeout = cfg.FlushInterval
+	batch.Sizer = exporterhelper.RequestSizerTypeItems
+	batch.MinSize = int64(cfg.BatchSize)
+	batch.MaxSize = int64(cfg.BatchSize)
+	q.Batch = configoptional.Some(batch)
+	return configoptional.Some(q)
+}
+
+func createLogs(ctx context.Context, set exporter.Settings, c component.Config) (exporter.Logs, error) {
+	cfg, ok := c.(*Config)
+	if !ok {
+		return nil, fmt.Errorf("unexpected config type %T", c)
+	}
+	exp, err := newExporter(cfg, set)
+	if err != nil {
+		return nil, err
+	}
+	// Our own settings: the logs defaults assume plog requests. Encoding persists batches.
+	qs := xexporterhelper.QueueBatchSettings{Encoding: batchEncoding{}}
+	return xexporterhelper.NewLogsRequest(ctx, set, exp.convert, exp.push,
+		exporterhelper.WithStart(exp.start),
+		exporterhelper.WithShutdown(exp.shutdown),
+		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
+		// timeout belongs to the HTTP client (confighttp); exporterhelper's stays off.
+		exporterhelper.WithTimeout(exporterhelper.TimeoutConfig{Timeout: 0}),
+		exporterhelper.WithRetry(cfg.RetryConfig),
+		xexporterhelper.WithQueueBatch(queueBatchConfig(cfg), qs),
+	)
+}
