@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"time"
 
 	"go.opentelemetry.io/collector/config/confighttp"
@@ -89,6 +90,14 @@ type VWOConfig struct {
 
 // Unmarshal applies the destination's batching defaults to keys the user left out.
 func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
+	// send_flag_decisions is auto, true or false; YAML reads the last two as booleans.
+	if v, ok := conf.Get("optimizely::send_flag_decisions").(bool); ok {
+		if err := conf.Merge(confmap.NewFromStringMap(map[string]any{
+			"optimizely": map[string]any{"send_flag_decisions": strconv.FormatBool(v)},
+		})); err != nil {
+			return err
+		}
+	}
 	if err := conf.Unmarshal(cfg); err != nil {
 		return err
 	}

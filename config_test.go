@@ -1,0 +1,132 @@
+package experimentationexporter
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
+)
+
+func loadConfig(t *testing.T, name string) *Config {
+	t.Helper()
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	sub, err := cm.Sub(component.NewIDWithName(metadata.Type, name).String())
+	require.NoError(t, err)
+	cfg := createDefaultConfig().(*Config)
+	require.NoError(t, sub.Unmarshal(cfg))
+	return cfg
+}
+
+func TestLoadConfig(t *testing.T) {
+	t.Run("defaults", func(t *testing.T) {
+		cfg := loadConfig(t, "")
+		require.NoError(t, confmap.Validate(cfg))
+		assert.Equal(t, "optimizely", cfg.Destination)
+		assert.Equal(t, 10, cfg.BatchSize)
+		assert.Equal(t, 30*time.Second, cfg.FlushInterval)
+		assert.Equal(t, 3_000_000, cfg.MaxPayloadBytes)
+		assert.Equal(t, 10*time.Second, cfg.Timeout)
+		assert.Equal(t, "auto", cfg.Optimizely.SendFlagDecisions)
+		assert.Equal(t, 5*time.Minute, cfg.Optimizely.PollingInterval)
+		q := cfg.QueueConfig.Get()
+		assert.True(t, q.BlockOnOverflow)
+		assert.Equal(t, int64(100_000), q.QueueSize)
+		assert.Equal(t, "items", q.Sizer.String())
+		assert.Equal(t, []string{"feature_flag.context.id", "user.id", "enduser.id"}, cfg.Mapping.VisitorID)
+	})
+	t.Run("full", func(t *testing.T) {
+		cfg := loadConfig(t, "full")
+		require.NoError(t, confmap.Validate(cfg))
+		assert.Equal(t, 500, cfg.BatchSize)
+		assert.Equal(t, 5*time.Second, cfg.FlushInterval)
+		assert.Equal(t, 1_000_000, cfg.MaxPayloadBytes)
+		assert.Equal(t, "http://127.0.0.1:4380/v1/events", cfg.Endpoint)
+		assert.Equal(t, 3*time.Second, cfg.Timeout)
+		assert.Equal(t, "true", cfg.Optimizely.SendFlagDecisions)
+		assert.Equal(t, []string{"app.user_id", "user.id"}, cfg.Mapping.VisitorID)
+		assert.Equal(t, []string{"exp.rule"}, cfg.Mapping.RuleKey)
+		assert.Equal(t, []string{"feature_flag.key"}, cfg.Mapping.FlagKey, "unset mapping keys keep their defaults")
+		q := cfg.QueueConfig.Get()
+		assert.Equal(t, 4, q.NumConsumers)
+		assert.Equal(t, "file_storage", q.StorageID.String())
+		assert.Equal(t, time.Duration(0), cfg.RetryConfig.MaxElapsedTime)
+		qb := queueBatchConfig(cfg)
+		b := qb.Get().Batch.Get()
+		assert.Equal(t, int64(500), b.MinSize)
+		assert.Equal(t, int64(500), b.MaxSize)
+		assert.Equal(t, 5*time.Second, b.FlushTimeout)
+	})
+	t.Run("sdk_key", func(t *testing.T) {
+		cfg := loadConfig(t, "sdk_key")
+		require.NoError(t, confmap.Validate(cfg))
+		assert.Equal(t, "ABCdef123_secret", string(cfg.Optimizely.SDKKey))
+		assert.Equal(t, time.Minute, cfg.Optimizely.PollingInterval)
+	})
+	t.Run("vwo uses VWO's batching defaults", func(t *testing.T) {
+		cfg := loadConfig(t, "vwo")
+		require.NoError(t, confmap.Validate(cfg))
+		assert.Equal(t, 100, cfg.BatchSize)
+		assert.Equal(t, 600*time.Second, cfg.FlushInterval)
+		assert.Equal(t, int64(123456), cfg.VWO.AccountID)
+		assert.Equal(t, "eu01", cfg.VWO.CollectionPrefix)
+		assert.True(t, cfg.VWO.PushCustomDimensions)
+	})
+	t.Run("vwo explicit batching wins", func(t *testing.T) {
+		cfg := loadConfig(t, "vwo_batch")
+		assert.Equal(t, 250, cfg.BatchSize)
+		assert.Equal(t, 10*time.Second, cfg.FlushInterval)
+	})
+}
+
+func TestConfigValidateErrors(t *testing.T) {
+	tests := []struct {
+		name   string
+		raw    map[string]any
+		errMsg string
+	}{
+		{"unknown destination", map[string]any{"destination": "launchdarkly"}, `destination must be "optimizely" or "vwo", got "launchdarkly"`},
+		{"batch_size zero", map[string]any{"batch_size": 0}, "batch_size must be between 1 and 5000, got 0"},
+		{"batch_size too big", map[string]any{"batch_size": 5001}, "batch_size must be between 1 and 5000, got 5001"},
+		{"flush_interval zero", map[string]any{"flush_interval": "0s"}, "flush_interval must be between 10ms and 24h0m0s, got 0s"},
+		{"flush_interval too long", map[string]any{"flush_interval": "25h"}, "flush_interval must be between 10ms and 24h0m0s, got 25h0m0s"},
+		{"max_payload_bytes small", map[string]any{"max_payload_bytes": 100}, "max_payload_bytes must be between 1024 and 3500000, got 100"},
+		{"max_payload_bytes big", map[string]any{"max_payload_bytes": 4_000_000}, "max_payload_bytes must be between 1024 and 3500000, got 4000000"},
+		{"timeout negative", map[string]any{"timeout": "-1s"}, "timeout must not be negative, got -1s"},
+		{"endpoint not a URL", map[string]any{"endpoint": "logx.optimizely.com"}, `endpoint must be an absolute http or https URL, got "logx.optimizely.com"`},
+		{"sending_queue batch", map[string]any{"sending_queue": map[string]any{"batch": map[string]any{"min_size": 10}}}, "sending_queue::batch must not be set: batching is configured with batch_size and flush_interval"},
+		{"no datafile source", map[string]any{"optimizely": map[string]any{"datafile_path": ""}}, "optimizely::sdk_key or optimizely::datafile_path is required when destination is optimizely"},
+		{"both datafile sources", map[string]any{"optimizely": map[string]any{"sdk_key": "k"}}, "optimizely::sdk_key and optimizely::datafile_path are mutually exclusive, set one"},
+		{"token without sdk_key", map[string]any{"optimizely": map[string]any{"datafile_access_token": "t"}}, "optimizely::datafile_access_token requires optimizely::sdk_key"},
+		{"datafile_url without sdk_key", map[string]any{"optimizely": map[string]any{"datafile_url": "http://127.0.0.1/x.json"}}, "optimizely::datafile_url requires optimizely::sdk_key"},
+		{"datafile_url not a URL", map[string]any{"optimizely": map[string]any{"datafile_path": "", "sdk_key": "k", "datafile_url": "cdn"}}, `optimizely::datafile_url must be an absolute http or https URL, got "cdn"`},
+		{"polling_interval small", map[string]any{"optimizely": map[string]any{"polling_interval": "100ms"}}, "optimizely::polling_interval must be at least 1s, got 100ms"},
+		{"send_flag_decisions", map[string]any{"optimizely": map[string]any{"send_flag_decisions": "sometimes"}}, `optimizely::send_flag_decisions must be auto, true or false, got "sometimes"`},
+		{"vwo account_id", map[string]any{"destination": "vwo", "vwo": map[string]any{"sdk_key": "k"}}, "vwo::account_id is required and must be a positive integer, got 0"},
+		{"vwo sdk_key", map[string]any{"destination": "vwo", "vwo": map[string]any{"account_id": 1}}, "vwo::sdk_key is required when destination is vwo"},
+		{"vwo collection_prefix", map[string]any{"destination": "vwo", "vwo": map[string]any{"account_id": 1, "sdk_key": "k", "collection_prefix": "eu/01"}}, `vwo::collection_prefix must contain only letters, digits, '-' and '_', got "eu/01"`},
+		{"mapping empty list", map[string]any{"mapping": map[string]any{"visitor_id": []string{}}}, "mapping::visitor_id must name at least one attribute"},
+		{"mapping empty name", map[string]any{"mapping": map[string]any{"flag_key": []string{""}}}, "mapping::flag_key must not contain an empty attribute name"},
+		{"mapping same event names", map[string]any{"mapping": map[string]any{"conversion_event": "feature_flag.evaluation"}}, `mapping::impression_event and mapping::conversion_event must differ, both are "feature_flag.evaluation"`},
+		{"mapping one attribute two meanings", map[string]any{"mapping": map[string]any{"flag_key": []string{"user.id"}}}, `attribute "user.id" is already mapped by mapping::visitor_id`},
+		{"queue_size", map[string]any{"sending_queue": map[string]any{"queue_size": 0}}, "`queue_size` must be positive"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := createDefaultConfig().(*Config)
+			base := map[string]any{"optimizely": map[string]any{"datafile_path": "testdata/datafile.json"}}
+			require.NoError(t, confmap.NewFromStringMap(base).Unmarshal(cfg))
+			require.NoError(t, confmap.NewFromStringMap(tt.raw).Unmarshal(cfg))
+			err := confmap.Validate(cfg)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tt.errMsg)
+		})
+	}
+}
