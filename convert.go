@@ -59,9 +59,15 @@ func (e *experimentationExporter) convert(ctx context.Context, ld plog.Logs) (xe
 	if !ok {
 		return e.pendingBatch(ctx, ld)
 	}
-	b := &eventBatch{bctx: bctx}
+	// Size the buffer from the mean event size seen so far: growing it by doubling
+	// would cost more than encoding the events.
+	n := ld.LogRecordCount()
+	b := &eventBatch{bctx: bctx, data: make([]byte, 0, n*int(e.meanEventBytes.Load())*9/8), ends: make([]int, 0, n)}
 	var t tally
 	e.buildInto(b, ld, build, &t)
+	if k := len(b.ends); k > 0 {
+		e.meanEventBytes.Store(int64(len(b.data) / k))
+	}
 	e.report(ctx, &t)
 	return b, nil
 }

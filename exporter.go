@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -65,6 +66,8 @@ type experimentationExporter struct {
 	stop    chan struct{}
 	stopped sync.Once
 	bufs    sync.Pool
+	// meanEventBytes sizes new batches' buffers.
+	meanEventBytes atomic.Int64
 }
 
 func newExporter(cfg *Config, set exporter.Settings) (*experimentationExporter, error) {
@@ -81,6 +84,7 @@ func newExporter(cfg *Config, set exporter.Settings) (*experimentationExporter, 
 		tb:     tb,
 		stop:   make(chan struct{}),
 	}
+	e.meanEventBytes.Store(512)
 	switch cfg.Destination {
 	case DestinationVWO:
 		e.dest = newVWODestination(cfg)

@@ -44,7 +44,7 @@ func TestGoldenPayloads(t *testing.T) {
 				m.PutInt("age", 34)
 				m.PutBool("is_beta", true)
 				m.PutStr("favorite_color", "green") // not in the datafile: dropped
-				m.PutDouble("country", 1e300)        // beyond 2^53: dropped
+				m.PutDouble("country", 1e300)       // beyond 2^53: dropped
 			}),
 		},
 		{

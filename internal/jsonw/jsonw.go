@@ -12,6 +12,14 @@ import (
 
 const hex = "0123456789abcdef"
 
+// safe marks the ASCII bytes a JSON string carries as they are.
+var safe = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // MaxSafeInteger is 2^53: numbers beyond it lose precision in JavaScript-based backends.
 const MaxSafeInteger = 1 << 53
 
@@ -25,11 +33,11 @@ func String(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if safe[c] {
+			i++
+			continue
+		}
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"', '\\':

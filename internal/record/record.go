@@ -150,24 +150,54 @@ type slotRank struct {
 	rank uint8
 }
 
+type namedSlot struct {
+	name string
+	slotRank
+}
+
+// maxNameLen bounds the length-indexed table; longer names go to a map.
+const maxNameLen = 64
+
 // Reader extracts Fields from log records. It is immutable and safe for concurrent use.
 type Reader struct {
-	byName     map[string]slotRank
+	// byLen holds the mapped names by length: comparing a few strings of the right
+	// length is cheaper than hashing every attribute key of every record.
+	byLen      [maxNameLen][]namedSlot
+	long       map[string]slotRank
 	impression string
 	conversion string
 }
 
 // NewReader builds a Reader for a validated mapping.
 func NewReader(m Mapping) *Reader {
-	r := &Reader{byName: map[string]slotRank{}, impression: m.ImpressionEvent, conversion: m.ConversionEvent}
+	r := &Reader{long: map[string]slotRank{}, impression: m.ImpressionEvent, conversion: m.ConversionEvent}
 	for s, names := range m.slots() {
 		for rank, n := range names {
-			if _, dup := r.byName[n]; !dup {
-				r.byName[n] = slotRank{slot: Slot(s), rank: uint8(min(rank, 255))}
+			if _, dup := r.lookup(n); dup {
+				continue
+			}
+			sr := slotRank{slot: Slot(s), rank: uint8(min(rank, 255))}
+			if len(n) < maxNameLen {
+				r.byLen[len(n)] = append(r.byLen[len(n)], namedSlot{name: n, slotRank: sr})
+			} else {
+				r.long[n] = sr
 			}
 		}
 	}
 	return r
+}
+
+func (r *Reader) lookup(k string) (slotRank, bool) {
+	if len(k) >= maxNameLen {
+		sr, ok := r.long[k]
+		return sr, ok
+	}
+	for _, e := range r.byLen[len(k)] {
+		if e.name == k {
+			return e.slotRank, true
+		}
+	}
+	return slotRank{}, false
 }
 
 // eventNameAttr is where SDKs older than the LogRecord.EventName field put the name.
@@ -207,7 +237,7 @@ func (r *Reader) Read(lr plog.LogRecord, f *Fields) {
 		f.Timestamp = lr.ObservedTimestamp()
 	}
 	for k, v := range attrs.All() {
-		sr, ok := r.byName[k]
+		sr, ok := r.lookup(k)
 		if !ok {
 			continue
 		}
