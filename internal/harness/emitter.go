@@ -1,0 +1,96 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
+	"go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
+)
+
+// Emitter is an application instrumented with the OpenTelemetry Go SDK's logs API,
+// exporting OTLP/HTTP to a collector: what users run in front of this exporter.
+type Emitter struct {
+	provider *sdklog.LoggerProvider
+	logger   log.Logger
+}
+
+// NewEmitter exports to the OTLP/HTTP receiver at endpoint (host:port). The SDK queue
+// holds queueSize records so a burst is never dropped on the client side.
+func NewEmitter(ctx context.Context, endpoint string, queueSize int) (*Emitter, error) {
+	exp, err := otlploghttp.New(ctx,
+		otlploghttp.WithEndpoint(endpoint),
+		otlploghttp.WithInsecure(),
+		otlploghttp.WithRetry(otlploghttp.RetryConfig{Enabled: true, InitialInterval: 100 * time.Millisecond, MaxInterval: 2 * time.Second, MaxElapsedTime: 5 * time.Minute}),
+	)
+	if err != nil {
+		return nil, err
+	}
+	bp := sdklog.NewBatchProcessor(exp,
+		sdklog.WithMaxQueueSize(queueSize),
+		sdklog.WithExportMaxBatchSize(2048),
+		sdklog.WithExportInterval(100*time.Millisecond),
+		sdklog.WithExportTimeout(5*time.Minute),
+	)
+	p := sdklog.NewLoggerProvider(sdklog.WithProcessor(bp))
+	return &Emitter{provider: p, logger: p.Logger("github.com/open-feature/go-sdk-contrib/hooks/open-telemetry")}, nil
+}
+
+// Variation picks the fixture datafile's checkout_redesign_ab arm of user i.
+func Variation(i int) string {
+	if i%2 == 0 {
+		return "control"
+	}
+	return "treatment"
+}
+
+// UserID names demo user i.
+func UserID(i int) string { return "user-" + strconv.Itoa(i) }
+
+// Impression emits a feature_flag.evaluation record for user i, as OpenFeature's hook does.
+func (e *Emitter) Impression(ctx context.Context, i int, at time.Time) {
+	var r log.Record
+	r.SetEventName("feature_flag.evaluation")
+	r.SetTimestamp(at)
+	r.AddAttributes(
+		attribute.String("feature_flag.key", "checkout_redesign"),
+		attribute.String("feature_flag.result.variant", Variation(i)),
+		attribute.String("feature_flag.context.id", UserID(i)),
+		attribute.String("experiment.rule.key", "checkout_redesign_ab"),
+		attribute.String("experiment.rule.type", "feature-test"),
+		attribute.String("event.id", fmt.Sprintf("00000000-0000-4000-8000-%012d", i)),
+		attribute.String("user_agent.original", "demo-app/1.0"),
+		attribute.Map("experiment.visitor.attributes", attribute.String("plan", "pro"), attribute.Bool("is_beta", i%3 == 0)),
+	)
+	e.logger.Emit(ctx, r)
+}
+
+// Conversion emits an experiment.conversion record (a purchase) for user i.
+func (e *Emitter) Conversion(ctx context.Context, i int, at time.Time) {
+	var r log.Record
+	r.SetEventName("experiment.conversion")
+	r.SetTimestamp(at)
+	r.AddAttributes(
+		attribute.String("user.id", UserID(i)),
+		attribute.String("experiment.event.key", "purchase"),
+		attribute.Int64("experiment.revenue", int64(1000+i)),
+		attribute.String("event.id", fmt.Sprintf("00000000-0000-4000-9000-%012d", i)),
+		attribute.Map("experiment.tags", attribute.String("category", "shoes")),
+	)
+	e.logger.Emit(ctx, r)
+}
+
+// Plain emits an ordinary log line, which the exporter skips.
+func (e *Emitter) Plain(ctx context.Context, msg string) {
+	var r log.Record
+	r.SetTimestamp(time.Now())
+	r.SetBody(attribute.StringValue(msg))
+	e.logger.Emit(ctx, r)
+}
+
+// Shutdown flushes everything emitted so far to the collector.
+func (e *Emitter) Shutdown(ctx context.Context) error { return e.provider.Shutdown(ctx) }
