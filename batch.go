@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
@@ -144,8 +145,9 @@ func (b *eventBatch) split(maxSize int, szt exporterhelper.RequestSizerType) []x
 
 // partialError carries the events that still need sending after a failed attempt.
 type partialError struct {
-	err       error
-	remaining *eventBatch
+	err        error
+	remaining  *eventBatch
+	retryAfter time.Duration
 }
 
 func (e *partialError) Error() string { return e.err.Error() }

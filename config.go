@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/config/confighttp"
@@ -172,7 +173,8 @@ func (o *OptimizelyConfig) validate() error {
 		if o.SDKKey == "" {
 			add("optimizely::datafile_url requires optimizely::sdk_key")
 		}
-		if err := checkHTTPURL(o.DatafileURL); err != nil {
+		// %s stands for the sdk key.
+		if err := checkHTTPURL(strings.ReplaceAll(o.DatafileURL, "%s", "sdk_key")); err != nil {
 			add("optimizely::datafile_url %w", err)
 		}
 	}

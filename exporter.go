@@ -59,13 +59,19 @@ type experimentationExporter struct {
 	logger *zap.Logger
 	reader *record.Reader
 	dest   destination
-	obs    *observer
+	obs    *telemetryObserver
 	tb     *metadata.TelemetryBuilder
 
 	client  *http.Client
 	stop    chan struct{}
 	stopped sync.Once
-	bufs    sync.Pool
+	// drain is set when shutdown begins: exporterhelper stops its retry sender first,
+	// so push retries by itself until the drain deadline to send what is queued in memory.
+	drain atomic.Pointer[drainState]
+	// backingOff holds batches waiting in exporterhelper's retry backoff, with the time
+	// by which their next attempt is due; shutdown waits for them (see waitBackoffs).
+	backoffMu  sync.Mutex
+	backingOff map[*eventBatch]time.Time
 	// meanEventBytes sizes new batches' buffers.
 	meanEventBytes atomic.Int64
 }
@@ -83,13 +89,15 @@ func newExporter(cfg *Config, set exporter.Settings) (*experimentationExporter, 
 		obs:    newObserver(tb, set.Logger),
 		tb:     tb,
 		stop:   make(chan struct{}),
+
+		backingOff: map[*eventBatch]time.Time{},
 	}
 	e.meanEventBytes.Store(512)
 	switch cfg.Destination {
 	case DestinationVWO:
 		e.dest = newVWODestination(cfg)
 	default:
-		e.dest = newOptimizelyDestination(cfg, set.Logger)
+		e.dest = newOptimizelyDestination(cfg, set.TelemetrySettings)
 	}
 	return e, nil
 }
@@ -115,8 +123,18 @@ func (e *experimentationExporter) shutdown(context.Context) error {
 
 // errStatus is a non-2xx answer of the events API.
 type errStatus struct {
-	code int
-	body string
+	code       int
+	body       string
+	retryAfter time.Duration
+}
+
+// throttleDelay returns the Retry-After wait an error carries.
+func throttleDelay(err error) (time.Duration, bool) {
+	var st *errStatus
+	if errors.As(err, &st) && st.retryAfter > 0 {
+		return st.retryAfter, true
+	}
+	return 0, false
 }
 
 func (e *errStatus) Error() string {
@@ -126,10 +144,95 @@ func (e *errStatus) Error() string {
 	return fmt.Sprintf("events API answered %d: %s", e.code, e.body)
 }
 
-// push sends a batch in requests that fit max_payload_bytes and handles each answer
+type drainState struct{ ctx context.Context }
+
+// drainBudget bounds how long shutdown keeps retrying when its context has no deadline.
+const drainBudget = 30 * time.Second
+
+// beginDrain is called before exporterhelper's shutdown drains the queue.
+func (e *experimentationExporter) beginDrain(ctx context.Context) (context.Context, context.CancelFunc) {
+	cancel := context.CancelFunc(func() {})
+	if _, ok := ctx.Deadline(); !ok {
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), drainBudget)
+	}
+	e.drain.Store(&drainState{ctx: ctx})
+	return ctx, cancel
+}
+
+// waitBackoffs waits until no batch sits in exporterhelper's retry backoff (or ctx
+// ends): the retry sender is stopped first at shutdown and would drop such a batch from
+// an in-memory queue. Once drain is set, push retries those batches itself.
+func (e *experimentationExporter) waitBackoffs(ctx context.Context) {
+	for {
+		e.backoffMu.Lock()
+		now, waiting := time.Now(), 0
+		for b, due := range e.backingOff {
+			if now.After(due) {
+				delete(e.backingOff, b) // the retry sender gave up on it
+				continue
+			}
+			waiting++
+		}
+		e.backoffMu.Unlock()
+		if waiting == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// push sends a batch and, while shutting down, retries until the drain deadline.
+func (e *experimentationExporter) push(ctx context.Context, req xexporterhelper.Request) error {
+	if b, ok := req.(*eventBatch); ok {
+		e.backoffMu.Lock()
+		delete(e.backingOff, b)
+		e.backoffMu.Unlock()
+	}
+	err := e.pushOnce(ctx, req)
+	defer func() {
+		var pe *partialError
+		if errors.As(err, &pe) && !consumererror.IsPermanent(err) {
+			due := time.Now().Add(max(e.cfg.RetryConfig.MaxInterval, pe.retryAfter) + time.Second)
+			e.backoffMu.Lock()
+			e.backingOff[pe.remaining] = due
+			e.backoffMu.Unlock()
+		}
+	}()
+	backoff := 100 * time.Millisecond
+	for err != nil && !consumererror.IsPermanent(err) {
+		d := e.drain.Load()
+		if d == nil {
+			return err
+		}
+		wait := backoff
+		if t, ok := throttleDelay(err); ok {
+			wait = max(wait, t)
+		}
+		select {
+		case <-d.ctx.Done():
+			return err
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+		var pe *partialError
+		if errors.As(err, &pe) {
+			req = pe.remaining
+		}
+		err = e.pushOnce(ctx, req)
+	}
+	return err
+}
+
+// pushOnce sends a batch in requests that fit max_payload_bytes and handles each answer
 // as SPEC §6 says. It returns nil only when every event was accepted or dropped as
 // permanently invalid; a retryable error carries the events not yet accepted.
-func (e *experimentationExporter) push(ctx context.Context, req xexporterhelper.Request) error {
+func (e *experimentationExporter) pushOnce(ctx context.Context, req xexporterhelper.Request) error {
 	b, ok := req.(*eventBatch)
 	if !ok {
 		return consumererror.NewPermanent(fmt.Errorf("unexpected request type %T", req))
@@ -198,22 +301,17 @@ func (e *experimentationExporter) push(ctx context.Context, req xexporterhelper.
 		for k := len(work) - 1; k >= 0; k-- {
 			rest.appendEvents(b.slice(work[k].i, work[k].j))
 		}
-		return &partialError{err: err, remaining: rest}
+		pe := &partialError{err: err, remaining: rest}
+		pe.retryAfter, _ = throttleDelay(err)
+		return pe
 	}
 	return nil
 }
 
 // send posts events [i, j) of b once and maps the answer to an error.
 func (e *experimentationExporter) send(ctx context.Context, b *eventBatch, i, j int) error {
-	buf, _ := e.bufs.Get().(*[]byte)
-	if buf == nil {
-		buf = new([]byte)
-	}
-	body := b.appendBody((*buf)[:0], i, j)
-	defer func() {
-		*buf = body[:0]
-		e.bufs.Put(buf)
-	}()
+	// A fresh body per request: the transport may still read it after Do returns.
+	body := b.appendBody(make([]byte, 0, b.bodySize(i, j)), i, j)
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.bctx.url, bytes.NewReader(body))
 	if err != nil {
@@ -237,11 +335,13 @@ func (e *experimentationExporter) send(ctx context.Context, b *eventBatch, i, j 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
+	// The status is an error: keep the body's first KiB for the log line.
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 	st := &errStatus{code: resp.StatusCode, body: string(bytes.TrimSpace(msg))}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
 		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
+			st.retryAfter = d
 			return exporterhelper.NewThrottleRetry(st, d)
 		}
 		return st

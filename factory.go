@@ -87,13 +87,19 @@ func createLogs(ctx context.Context, set exporter.Settings, c component.Config) 
 	if !ok {
 		return nil, fmt.Errorf("unexpected config type %T", c)
 	}
+	logs, _, err := newLogsExporter(ctx, set, cfg)
+	return logs, err
+}
+
+// newLogsExporter wires the exporter into exporterhelper's queue, batcher and retry.
+func newLogsExporter(ctx context.Context, set exporter.Settings, cfg *Config) (exporter.Logs, *experimentationExporter, error) {
 	exp, err := newExporter(cfg, set)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Our own settings: the logs defaults assume plog requests. Encoding persists batches.
 	qs := xexporterhelper.QueueBatchSettings{Encoding: batchEncoding{}}
-	return xexporterhelper.NewLogsRequest(ctx, set, exp.convert, exp.push,
+	logs, err := xexporterhelper.NewLogsRequest(ctx, set, exp.convert, exp.push,
 		exporterhelper.WithStart(exp.start),
 		exporterhelper.WithShutdown(exp.shutdown),
 		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
@@ -102,4 +108,22 @@ func createLogs(ctx context.Context, set exporter.Settings, c component.Config) 
 		exporterhelper.WithRetry(cfg.RetryConfig),
 		xexporterhelper.WithQueueBatch(queueBatchConfig(cfg), qs),
 	)
+	if err != nil {
+		return nil, nil, err
+	}
+	return &drainingLogs{Logs: logs, exp: exp}, exp, nil
+}
+
+// drainingLogs tells the exporter that shutdown began before exporterhelper drains
+// the queue, so what is queued in memory is still retried until the drain deadline.
+type drainingLogs struct {
+	exporter.Logs
+	exp *experimentationExporter
+}
+
+func (d *drainingLogs) Shutdown(ctx context.Context) error {
+	drainCtx, cancel := d.exp.beginDrain(ctx)
+	defer cancel()
+	d.exp.waitBackoffs(drainCtx)
+	return d.Logs.Shutdown(ctx)
 }

@@ -26,6 +26,7 @@ type optimizelyState struct {
 // optimizelyDestination builds EventBatch payloads for the Optimizely Event API.
 type optimizelyDestination struct {
 	cfg    *Config
+	set    component.TelemetrySettings
 	logger *zap.Logger
 	mode   optimizely.SendFlagDecisions
 
@@ -41,8 +42,8 @@ type datafilePoller interface {
 	Shutdown()
 }
 
-func newOptimizelyDestination(cfg *Config, logger *zap.Logger) *optimizelyDestination {
-	d := &optimizelyDestination{cfg: cfg, logger: logger, ready: make(chan struct{})}
+func newOptimizelyDestination(cfg *Config, set component.TelemetrySettings) *optimizelyDestination {
+	d := &optimizelyDestination{cfg: cfg, set: set, logger: set.Logger, ready: make(chan struct{})}
 	switch cfg.Optimizely.SendFlagDecisions {
 	case "true":
 		d.mode = optimizely.FlagDecisionsOn
@@ -52,7 +53,7 @@ func newOptimizelyDestination(cfg *Config, logger *zap.Logger) *optimizelyDestin
 	return d
 }
 
-func (d *optimizelyDestination) start(_ context.Context, _ component.Host, client *http.Client) error {
+func (d *optimizelyDestination) start(ctx context.Context, host component.Host, client *http.Client) error {
 	if path := d.cfg.Optimizely.DatafilePath; path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -65,7 +66,7 @@ func (d *optimizelyDestination) start(_ context.Context, _ component.Host, clien
 		d.setDatafile(df)
 		return nil
 	}
-	p, err := newDatafilePoller(d.cfg, client, d.logger, d.setDatafile)
+	p, err := newDatafilePoller(ctx, host, d.set, d.cfg, client, d.setDatafile)
 	if err != nil {
 		return err
 	}

@@ -16,8 +16,8 @@ import (
 // cannot flood the collector's log.
 const dropLogInterval = 10 * time.Second
 
-// observer records the exporter's metrics and rate-limited warnings.
-type observer struct {
+// telemetryObserver records the exporter's metrics and rate-limited warnings.
+type telemetryObserver struct {
 	tb     *metadata.TelemetryBuilder
 	logger *zap.Logger
 
@@ -28,12 +28,12 @@ type observer struct {
 	suppressed map[string]int64
 }
 
-func newObserver(tb *metadata.TelemetryBuilder, logger *zap.Logger) *observer {
-	return &observer{tb: tb, logger: logger, lastWarn: map[string]time.Time{}, suppressed: map[string]int64{}}
+func newObserver(tb *metadata.TelemetryBuilder, logger *zap.Logger) *telemetryObserver {
+	return &telemetryObserver{tb: tb, logger: logger, lastWarn: map[string]time.Time{}, suppressed: map[string]int64{}}
 }
 
 // attr returns a cached attribute option, so recording allocates nothing.
-func (o *observer) attr(name, value string) metric.MeasurementOption {
+func (o *telemetryObserver) attr(name, value string) metric.MeasurementOption {
 	k := name + "=" + value
 	if v, ok := o.attrs.Load(k); ok {
 		return v.(metric.MeasurementOption)
@@ -43,18 +43,18 @@ func (o *observer) attr(name, value string) metric.MeasurementOption {
 	return opt
 }
 
-func (o *observer) built(ctx context.Context, eventType string, n int) {
+func (o *telemetryObserver) built(ctx context.Context, eventType string, n int) {
 	if n > 0 {
 		o.tb.ExporterExperimentationEventsBuilt.Add(ctx, int64(n), o.attr("event_type", eventType))
 	}
 }
 
-func (o *observer) skipped(ctx context.Context, reason string, n int) {
+func (o *telemetryObserver) skipped(ctx context.Context, reason string, n int) {
 	o.tb.ExporterExperimentationRecordsSkipped.Add(ctx, int64(n), o.attr("reason", reason))
 }
 
 // dropped counts n dropped events and logs a warning at most once per interval and reason.
-func (o *observer) dropped(ctx context.Context, reason string, n int, msg string, fields ...zap.Field) {
+func (o *telemetryObserver) dropped(ctx context.Context, reason string, n int, msg string, fields ...zap.Field) {
 	o.tb.ExporterExperimentationEventsDropped.Add(ctx, int64(n), o.attr("reason", reason))
 	o.mu.Lock()
 	now := time.Now()
@@ -71,7 +71,7 @@ func (o *observer) dropped(ctx context.Context, reason string, n int, msg string
 		zap.Int64("suppressed_since_last_warning", suppressed))...)
 }
 
-func (o *observer) request(ctx context.Context, statusClass string, bytes, events int) {
+func (o *telemetryObserver) request(ctx context.Context, statusClass string, bytes, events int) {
 	o.tb.ExporterExperimentationRequests.Add(ctx, 1, o.attr("status_class", statusClass))
 	o.tb.ExporterExperimentationRequestBytes.Record(ctx, int64(bytes))
 	o.tb.ExporterExperimentationRequestEvents.Record(ctx, int64(events))

@@ -76,6 +76,9 @@ type Server struct {
 	url     string
 	closed  bool
 	closing chan struct{} // closed by Close so scripted delays end at once
+
+	connMu sync.Mutex
+	active map[net.Conn]struct{} // connections serving a request
 }
 
 // New returns a Server; call Start to listen, or use it as an http.Handler.
@@ -101,7 +104,8 @@ func (s *Server) Start(addr string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("eventsapi: %w", err)
 	}
-	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.active = map[net.Conn]struct{}{}
+	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ConnState: s.trackConn}
 	s.url = "http://" + ln.Addr().String()
 	go func() { _ = s.hs.Serve(ln) }()
 	return s.url, nil
@@ -127,14 +131,44 @@ func (s *Server) Close() error {
 	if s.hs == nil {
 		return nil
 	}
+	// Shutdown lets answers in flight get out, but waits up to 5s on connections a
+	// client dialed and never used; so stop it once no request is active and let
+	// Close drop the rest.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := s.hs.Shutdown(ctx)
-	if err != nil {
-		err = s.hs.Close()
-	}
+	go func() {
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for s.activeConns() > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+		cancel()
+	}()
+	_ = s.hs.Shutdown(ctx)
+	err := s.hs.Close()
 	s.hs = nil
 	return err
+}
+
+// trackConn follows connection states for Close.
+func (s *Server) trackConn(c net.Conn, st http.ConnState) {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	if st == http.StateActive {
+		s.active[c] = struct{}{}
+	} else {
+		delete(s.active, c)
+	}
+}
+
+func (s *Server) activeConns() int {
+	s.connMu.Lock()
+	defer s.connMu.Unlock()
+	return len(s.active)
 }
 
 // ServeHTTP routes a request to the Optimizely or VWO replica.
@@ -172,6 +206,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	if step := s.nextStep(r, body); step != nil {
 		if !s.sleep(r.Context(), step.Delay) {
+			if r.Context().Err() == nil { // Close cut the delay short
+				s.answer(w, &rec, http.StatusServiceUnavailable, errorBody("server closing"), outcome{})
+				return
+			}
 			rec.Status = StatusClientClosed
 			rec.Error = "client closed request during scripted delay"
 			s.record(rec, outcome{})

@@ -1,0 +1,152 @@
+package experimentationexporter
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
+)
+
+// cdn serves a datafile whose revision tests can change, or 503 while down.
+type cdn struct {
+	mu       sync.Mutex
+	revision string
+	down     bool
+	auth     []string
+}
+
+func (c *cdn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.auth = append(c.auth, r.Header.Get("Authorization"))
+	if c.down {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
+	}
+	data, _ := os.ReadFile("testdata/datafile.json")
+	_, _ = w.Write([]byte(strings.Replace(string(data), `"revision": "131"`, `"revision": "`+c.revision+`"`, 1)))
+}
+
+func (c *cdn) set(revision string, down bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.revision, c.down = revision, down
+}
+
+func sdkKeyConfig(t *testing.T, eventsURL, cdnURL string) *Config {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Endpoint = eventsURL
+	cfg.Optimizely.SDKKey = "SdkKeySecret123"
+	cfg.Optimizely.DatafileAccessToken = "TokenSecret456"
+	cfg.Optimizely.DatafileURL = cdnURL + "/datafiles/auth/%s.json"
+	cfg.Optimizely.PollingInterval = time.Second
+	cfg.RetryConfig.InitialInterval = 10 * time.Millisecond
+	require.NoError(t, cfg.Validate())
+	return cfg
+}
+
+func TestSDKKeyDatafileFromCDN(t *testing.T) {
+	srv := replica(t)
+	c := &cdn{revision: "131"}
+	cdnSrv := httptest.NewServer(c)
+	defer cdnSrv.Close()
+	cfg := sdkKeyConfig(t, srv.URL()+"/v1/events", cdnSrv.URL)
+	cfg.BatchSize = 2
+	exp := startLogs(t, cfg)
+	require.NoError(t, exp.ConsumeLogs(context.Background(), visitors(2)))
+	require.Eventually(t, func() bool { return len(srv.Accepted()) == 1 }, 5*time.Second, 10*time.Millisecond)
+	require.NoError(t, exp.Shutdown(context.Background()))
+	c.mu.Lock()
+	assert.Equal(t, "Bearer TokenSecret456", c.auth[0])
+	c.mu.Unlock()
+}
+
+func TestCDNDownAtStartKeepsRecordsUntilTheDatafileArrives(t *testing.T) {
+	srv := replica(t)
+	c := &cdn{revision: "131", down: true}
+	cdnSrv := httptest.NewServer(c)
+	defer cdnSrv.Close()
+	cfg := sdkKeyConfig(t, srv.URL()+"/v1/events", cdnSrv.URL)
+	cfg.BatchSize = 5
+	cfg.FlushInterval = 50 * time.Millisecond
+	core, logs := observer.New(zap.InfoLevel)
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	exp, _, err := newLogsExporter(context.Background(), set, cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()), "the collector starts without a datafile")
+
+	require.NoError(t, exp.ConsumeLogs(context.Background(), visitors(7)))
+	time.Sleep(300 * time.Millisecond)
+	assert.Empty(t, srv.Requests(), "nothing can be built or sent yet")
+
+	c.set("131", false)
+	require.Eventually(t, func() bool { return len(deliveredIDs(t, srv)) == 7 }, 10*time.Second, 20*time.Millisecond)
+	require.NoError(t, exp.Shutdown(context.Background()))
+	assert.ElementsMatch(t, vids(0, 7), deliveredIDs(t, srv))
+	assert.Equal(t, 1, logs.FilterMessageSnippet("waiting for the first Optimizely datafile").Len(), "logged once, not per record")
+	for _, e := range logs.All() {
+		for _, s := range append([]string{e.Message}, fieldStrings(e.Context)...) {
+			assert.NotContains(t, s, "SdkKeySecret123")
+			assert.NotContains(t, s, "TokenSecret456")
+		}
+	}
+}
+
+func TestRevisionChangeMidStreamSplitsBatches(t *testing.T) {
+	srv := replica(t)
+	c := &cdn{revision: "131"}
+	cdnSrv := httptest.NewServer(c)
+	defer cdnSrv.Close()
+	cfg := sdkKeyConfig(t, srv.URL()+"/v1/events", cdnSrv.URL)
+	cfg.BatchSize = 1000
+	cfg.FlushInterval = time.Hour
+	exp, inner, err := newLogsExporter(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	dest := inner.dest.(*optimizelyDestination)
+	require.Eventually(t, func() bool { _, _, ok := dest.current(); return ok }, 5*time.Second, 10*time.Millisecond)
+
+	require.NoError(t, exp.ConsumeLogs(context.Background(), visitors(4)))
+	c.set("132", false)
+	require.Eventually(t, func() bool {
+		bctx, _, _ := dest.current()
+		return strings.Contains(bctx.key, "\x00132\x00")
+	}, 5*time.Second, 20*time.Millisecond, "the poller picks up revision 132")
+	require.NoError(t, exp.ConsumeLogs(context.Background(), logsOf(impression("late", "checkout_redesign", "checkout_redesign_ab", "control"))))
+	require.Eventually(t, func() bool { return len(srv.Accepted()) == 1 }, 5*time.Second, 10*time.Millisecond, "the old revision's batch flushes at the change")
+	require.NoError(t, exp.Shutdown(context.Background()))
+
+	batches := accepted(t, srv)
+	require.Len(t, batches, 2)
+	assert.Equal(t, "131", batches[0].Revision)
+	assert.Len(t, batches[0].Visitors, 4)
+	assert.Equal(t, "132", batches[1].Revision)
+	assert.Equal(t, "late", batches[1].Visitors[0].ID)
+}
+
+func fieldStrings(fields []zap.Field) []string {
+	var out []string
+	for _, f := range fields {
+		out = append(out, f.Key, f.String)
+		if f.Interface != nil {
+			if s, ok := f.Interface.(interface{ Error() string }); ok {
+				out = append(out, s.Error())
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,273 @@
+package experimentationexporter
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/eventsapi"
+	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
+	"github.com/experimentationexporter/experimentationexporter/internal/optimizely"
+)
+
+// replica starts the Event API replica for one test.
+func replica(t *testing.T) *eventsapi.Server {
+	t.Helper()
+	srv := eventsapi.New(eventsapi.Options{})
+	_, err := srv.Start("127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Close() })
+	return srv
+}
+
+// deliveryConfig sends to the replica with fast retries.
+func deliveryConfig(srv *eventsapi.Server) *Config {
+	cfg := testConfig(srv.URL() + "/v1/events")
+	cfg.RetryConfig.InitialInterval = 10 * time.Millisecond
+	cfg.RetryConfig.MaxInterval = 50 * time.Millisecond
+	return cfg
+}
+
+// startLogs creates the exporter through the factory, with the collector's queue,
+// batcher and retry, and starts it.
+func startLogs(t *testing.T, cfg *Config) exporter.Logs {
+	t.Helper()
+	exp, err := NewFactory().CreateLogs(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	return exp
+}
+
+type acceptedBatch struct {
+	Revision string `json:"revision"`
+	Visitors []struct {
+		ID        string `json:"visitor_id"`
+		Snapshots []struct {
+			Events []struct {
+				UUID string `json:"uuid"`
+			} `json:"events"`
+		} `json:"snapshots"`
+	} `json:"visitors"`
+}
+
+func accepted(t *testing.T, srv *eventsapi.Server) []acceptedBatch {
+	var out []acceptedBatch
+	for _, r := range srv.Accepted() {
+		var b acceptedBatch
+		require.NoError(t, json.Unmarshal(r.Body, &b))
+		out = append(out, b)
+	}
+	return out
+}
+
+func deliveredIDs(t *testing.T, srv *eventsapi.Server) []string {
+	var ids []string
+	for _, b := range accepted(t, srv) {
+		for _, v := range b.Visitors {
+			ids = append(ids, v.ID)
+		}
+	}
+	return ids
+}
+
+func TestBatchSizeCountsEventsNotRecords(t *testing.T) {
+	srv := replica(t)
+	cfg := deliveryConfig(srv)
+	cfg.BatchSize = 5
+	cfg.FlushInterval = time.Hour
+	exp := startLogs(t, cfg)
+
+	// 12 events among 20 records: 4 plain log lines and 4 invalid records do not count.
+	var fns []func(plog.LogRecord)
+	for i := 0; i < 12; i++ {
+		fns = append(fns, impression("v"+itoa(i), "checkout_redesign", "checkout_redesign_ab", "control"))
+		if i%3 == 0 {
+			fns = append(fns, func(lr plog.LogRecord) { lr.Body().SetStr("GET /cart 200") },
+				impression("bad", "no_such_flag", "x", "y"))
+		}
+	}
+	require.NoError(t, exp.ConsumeLogs(context.Background(), logsOf(fns...)))
+	require.Eventually(t, func() bool { return len(srv.Accepted()) == 2 }, 5*time.Second, 10*time.Millisecond)
+	for _, b := range accepted(t, srv) {
+		assert.Len(t, b.Visitors, 5)
+	}
+	// The last 2 events wait for flush_interval, or for shutdown, which drains them.
+	require.NoError(t, exp.Shutdown(context.Background()))
+	assert.ElementsMatch(t, vids(0, 12), deliveredIDs(t, srv))
+}
+
+func TestFlushIntervalIsTheAgeOfTheOldestEvent(t *testing.T) {
+	srv := replica(t)
+	cfg := deliveryConfig(srv)
+	cfg.BatchSize = 5000
+	cfg.FlushInterval = 300 * time.Millisecond
+	exp := startLogs(t, cfg)
+	defer func() { require.NoError(t, exp.Shutdown(context.Background())) }()
+
+	// A trickle faster than flush_interval: an idle timer reset by each event would
+	// never fire; the age of the oldest event does, about every 300ms.
+	for i := 0; i < 30; i++ {
+		require.NoError(t, exp.ConsumeLogs(context.Background(), logsOf(impression("v"+itoa(i), "checkout_redesign", "checkout_redesign_ab", "control"))))
+		time.Sleep(50 * time.Millisecond)
+	}
+	assert.GreaterOrEqual(t, len(srv.Accepted()), 3, "requests were sent while events kept arriving")
+}
+
+func TestBatchOfBatchSizeSendsAtOnce(t *testing.T) {
+	srv := replica(t)
+	cfg := deliveryConfig(srv)
+	cfg.BatchSize = 50
+	cfg.FlushInterval = time.Hour
+	exp := startLogs(t, cfg)
+	defer func() { require.NoError(t, exp.Shutdown(context.Background())) }()
+	require.NoError(t, exp.ConsumeLogs(context.Background(), visitors(50)))
+	require.Eventually(t, func() bool { return len(srv.Accepted()) == 1 }, 5*time.Second, 10*time.Millisecond)
+	assert.Equal(t, vids(0, 50), deliveredIDs(t, srv))
+}
+
+func TestNewRevisionFlushesTheOldBatch(t *testing.T) {
+	srv := replica(t)
+	cfg := deliveryConfig(srv)
+	cfg.BatchSize = 100
+	cfg.FlushInterval = time.Hour
+	exp, inner, err := newLogsExporter(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	dest := inner.dest.(*optimizelyDestination)
+
+	require.NoError(t, exp.ConsumeLogs(context.Background(), visitors(3)))
+	data, err := os.ReadFile("testdata/datafile.json")
+	require.NoError(t, err)
+	df, err := optimizely.Parse([]byte(strings.Replace(string(data), `"revision": "131"`, `"revision": "132"`, 1)))
+	require.NoError(t, err)
+	dest.setDatafile(df)
+	require.NoError(t, exp.ConsumeLogs(context.Background(), logsOf(impression("n0", "checkout_redesign", "checkout_redesign_ab", "control"))))
+
+	// Neither batch_size nor flush_interval is reached: the revision change flushes.
+	require.Eventually(t, func() bool { return len(srv.Accepted()) == 1 }, 5*time.Second, 10*time.Millisecond)
+	require.NoError(t, exp.Shutdown(context.Background()))
+	batches := accepted(t, srv)
+	require.Len(t, batches, 2)
+	assert.Equal(t, "131", batches[0].Revision)
+	assert.Len(t, batches[0].Visitors, 3)
+	assert.Equal(t, "132", batches[1].Revision)
+	assert.Len(t, batches[1].Visitors, 1)
+}
+
+func TestPoisonEventInABatchOfTen(t *testing.T) {
+	srv := replica(t)
+	srv.SetFault(func(_ *http.Request, body []byte) *eventsapi.Step {
+		if strings.Contains(string(body), `"visitor_id":"v4"`) {
+			return &eventsapi.Step{Status: http.StatusBadRequest, Body: `{"error":"visitors[0]: poison"}`}
+		}
+		return nil
+	})
+	cfg := deliveryConfig(srv)
+	cfg.BatchSize = 10
+	exp := startLogs(t, cfg)
+	require.NoError(t, exp.ConsumeLogs(context.Background(), visitors(10)))
+	require.NoError(t, exp.Shutdown(context.Background()))
+	assert.ElementsMatch(t, append(vids(0, 4), vids(5, 10)...), deliveredIDs(t, srv), "exactly 9 arrive")
+}
+
+func TestPayloadTooLargeIsSplit(t *testing.T) {
+	srv := replica(t)
+	srv.Script(eventsapi.Step{Status: http.StatusRequestEntityTooLarge})
+	cfg := deliveryConfig(srv)
+	cfg.BatchSize = 10
+	exp := startLogs(t, cfg)
+	require.NoError(t, exp.ConsumeLogs(context.Background(), visitors(10)))
+	require.NoError(t, exp.Shutdown(context.Background()))
+	batches := accepted(t, srv)
+	require.Len(t, batches, 2)
+	assert.Len(t, batches[0].Visitors, 5)
+	assert.Equal(t, vids(0, 10), deliveredIDs(t, srv))
+}
+
+func TestRetryAfterIsHonoured(t *testing.T) {
+	srv := replica(t)
+	srv.Script(eventsapi.Step{Status: http.StatusServiceUnavailable, RetryAfter: "2"})
+	cfg := deliveryConfig(srv)
+	cfg.BatchSize = 3
+	exp := startLogs(t, cfg)
+	require.NoError(t, exp.ConsumeLogs(context.Background(), visitors(3)))
+	require.Eventually(t, func() bool { return len(srv.Accepted()) == 1 }, 10*time.Second, 10*time.Millisecond)
+	require.NoError(t, exp.Shutdown(context.Background()))
+	reqs := srv.Requests()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, http.StatusServiceUnavailable, reqs[0].Status)
+	// The backoff alone would retry after ~10ms; Retry-After says 2s.
+	assert.GreaterOrEqual(t, reqs[1].At.Sub(reqs[0].At), 2*time.Second)
+}
+
+func TestConcurrentConsumersDeliverEveryEventExactlyOnce(t *testing.T) {
+	srv := replica(t)
+	// Some requests fail and are retried: still exactly once.
+	var mu sync.Mutex
+	n := 0
+	srv.SetFault(func(*http.Request, []byte) *eventsapi.Step {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		if n%7 == 0 {
+			return &eventsapi.Step{Status: http.StatusInternalServerError}
+		}
+		return nil
+	})
+	cfg := deliveryConfig(srv)
+	cfg.BatchSize = 10
+	cfg.FlushInterval = 20 * time.Millisecond
+	cfg.QueueConfig.Get().NumConsumers = 8
+	exp := startLogs(t, cfg)
+
+	const producers, perProducer = 16, 125
+	var wg sync.WaitGroup
+	for p := 0; p < producers; p++ {
+		wg.Go(func() {
+			for i := 0; i < perProducer; i += 5 {
+				fns := make([]func(plog.LogRecord), 5)
+				for k := range fns {
+					fns[k] = impression("p"+itoa(p)+"-"+itoa(i+k), "checkout_redesign", "checkout_redesign_ab", "treatment")
+				}
+				assert.NoError(t, exp.ConsumeLogs(context.Background(), logsOf(fns...)))
+			}
+		})
+	}
+	wg.Wait()
+	require.NoError(t, exp.Shutdown(context.Background()))
+
+	uuids := srv.UUIDs()
+	assert.Equal(t, producers*perProducer, len(uuids), "distinct events delivered")
+	dups := 0
+	for _, c := range uuids {
+		dups += c - 1
+	}
+	assert.Zero(t, dups, "events delivered more than once")
+	for _, b := range accepted(t, srv) {
+		assert.LessOrEqual(t, len(b.Visitors), 10)
+	}
+}
+
+func TestShutdownDrainsTheQueue(t *testing.T) {
+	srv := replica(t)
+	cfg := deliveryConfig(srv)
+	cfg.BatchSize = 1000
+	cfg.FlushInterval = time.Hour
+	exp := startLogs(t, cfg)
+	require.NoError(t, exp.ConsumeLogs(context.Background(), visitors(50)))
+	assert.Empty(t, srv.Requests())
+	require.NoError(t, exp.Shutdown(context.Background()))
+	assert.Equal(t, vids(0, 50), deliveredIDs(t, srv))
+}
