@@ -27,8 +27,10 @@ type batchContext struct {
 // to end in one buffer, so batching, splitting and sending copy bytes and never re-encode.
 type eventBatch struct {
 	bctx *batchContext
+	// data holds each event followed by a comma, so the events [i, j) of a request
+	// body are one contiguous slice (minus the last comma) and are sent without copying.
 	data []byte
-	ends []int // ends[i] is the end offset of event i in data
+	ends []int // ends[i] is the offset just past event i's comma
 	// attempt counts sends of these events, for the debug log.
 	attempt int
 }
@@ -50,27 +52,32 @@ func (b *eventBatch) start(i int) int {
 	return b.ends[i-1]
 }
 
+// endEvent closes the event just appended to data.
+func (b *eventBatch) endEvent() {
+	b.data = append(b.data, ',')
+	b.ends = append(b.ends, len(b.data))
+}
+
 // event returns the JSON of event i.
-func (b *eventBatch) event(i int) []byte { return b.data[b.start(i):b.ends[i]] }
+func (b *eventBatch) event(i int) []byte { return b.data[b.start(i) : b.ends[i]-1] }
+
+// events returns events [i, j) separated by commas: the middle of a request body.
+func (b *eventBatch) events(i, j int) []byte {
+	if j <= i {
+		return nil
+	}
+	return b.data[b.start(i) : b.ends[j-1]-1]
+}
 
 // bodySize is the body size of events [i, j).
 func (b *eventBatch) bodySize(i, j int) int {
-	n := len(b.bctx.prefix) + len(b.bctx.suffix)
-	if j > i {
-		n += b.ends[j-1] - b.start(i) + (j - i - 1)
-	}
-	return n
+	return len(b.bctx.prefix) + len(b.events(i, j)) + len(b.bctx.suffix)
 }
 
 // appendBody writes the request body for events [i, j) to dst.
 func (b *eventBatch) appendBody(dst []byte, i, j int) []byte {
 	dst = append(dst, b.bctx.prefix...)
-	for k := i; k < j; k++ {
-		if k > i {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, b.event(k)...)
-	}
+	dst = append(dst, b.events(i, j)...)
 	return append(dst, b.bctx.suffix...)
 }
 

@@ -18,7 +18,7 @@ func batchOf(bctx *batchContext, first, n int) *eventBatch {
 	b := &eventBatch{bctx: bctx}
 	for k := 0; k < n; k++ {
 		b.data = fmt.Appendf(b.data, `{"i":%d}`, first+k)
-		b.ends = append(b.ends, len(b.data))
+		b.endEvent()
 	}
 	return b
 }

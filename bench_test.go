@@ -3,9 +3,19 @@ package experimentationexporter
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
 )
 
 // benchLogs is n impressions like the fixture's, each with visitor attributes and a user agent.
@@ -41,4 +51,80 @@ func BenchmarkConvert(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
 	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// sink is a loopback events API that reads each body and answers 204.
+func sink(b *testing.B) (*httptest.Server, *atomic.Int64) {
+	var events atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		if n > 0 {
+			events.Add(1)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	b.Cleanup(srv.Close)
+	return srv, &events
+}
+
+// BenchmarkPushPath measures records → events → JSON → HTTP POST to a loopback
+// server, one request per batch_size records, without the queue.
+func BenchmarkPushPath(b *testing.B) {
+	for _, size := range []int{10, 500} {
+		b.Run("batch_size="+strconv.Itoa(size), func(b *testing.B) {
+			srv, _ := sink(b)
+			cfg := testConfig(srv.URL)
+			cfg.BatchSize = size
+			e := startedExporter(b, cfg)
+			ld := benchLogs(size)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				req, err := e.convert(context.Background(), ld)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := e.push(context.Background(), req); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(size*b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// BenchmarkExporter measures the whole exporter as the collector runs it: ConsumeLogs
+// of 100-record pushes through the sending queue, the batcher and 10 consumers.
+func BenchmarkExporter(b *testing.B) {
+	for _, size := range []int{10, 500} {
+		b.Run("batch_size="+strconv.Itoa(size), func(b *testing.B) {
+			srv, requests := sink(b)
+			cfg := testConfig(srv.URL)
+			cfg.BatchSize = size
+			cfg.FlushInterval = 100 * time.Millisecond
+			exp, _, err := newLogsExporter(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := exp.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+				b.Fatal(err)
+			}
+			const perPush = 100
+			ld := benchLogs(perPush)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if err := exp.ConsumeLogs(context.Background(), ld); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if err := exp.Shutdown(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(perPush*b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(requests.Load()), "requests")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
 }

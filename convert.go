@@ -131,7 +131,7 @@ func (e *experimentationExporter) pendingBatch(ctx context.Context, ld plog.Logs
 					return nil, fmt.Errorf("keeping a record until the datafile arrives: %w", err)
 				}
 				b.data = append(b.data, raw...)
-				b.ends = append(b.ends, len(b.data))
+				b.endEvent()
 			}
 		}
 	}

@@ -310,28 +310,34 @@ func (e *experimentationExporter) pushOnce(ctx context.Context, req xexporterhel
 
 // send posts events [i, j) of b once and maps the answer to an error.
 func (e *experimentationExporter) send(ctx context.Context, b *eventBatch, i, j int) error {
-	// A fresh body per request: the transport may still read it after Do returns.
-	body := b.appendBody(make([]byte, 0, b.bodySize(i, j)), i, j)
-
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.bctx.url, bytes.NewReader(body))
+	// The body is read straight from the batch: no copy. A batch's bytes never change
+	// once it is being sent, so the transport may read them even after Do returns.
+	size := b.bodySize(i, j)
+	newBody := func() (io.ReadCloser, error) {
+		return io.NopCloser(io.MultiReader(bytes.NewReader(b.bctx.prefix), bytes.NewReader(b.events(i, j)), bytes.NewReader(b.bctx.suffix))), nil
+	}
+	body, _ := newBody()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.bctx.url, body)
 	if err != nil {
 		return consumererror.NewPermanent(fmt.Errorf("building request: %w", err))
 	}
+	req.ContentLength = int64(size)
+	req.GetBody = newBody
 	req.Header.Set("Content-Type", "application/json")
 	e.dest.authorize(req)
 
 	resp, err := e.client.Do(req)
 	if err != nil {
-		e.obs.request(ctx, "network", len(body), j-i)
-		e.logDispatch(b, j-i, len(body), 0)
+		e.obs.request(ctx, "network", size, j-i)
+		e.logDispatch(b, j-i, size, 0)
 		return fmt.Errorf("sending %d events: %w", j-i, redactURLError(err))
 	}
 	defer func() {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxDrain))
 		_ = resp.Body.Close()
 	}()
-	e.obs.request(ctx, strconv.Itoa(resp.StatusCode/100)+"xx", len(body), j-i)
-	e.logDispatch(b, j-i, len(body), resp.StatusCode)
+	e.obs.request(ctx, statusClass(resp.StatusCode), size, j-i)
+	e.logDispatch(b, j-i, size, resp.StatusCode)
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
@@ -351,6 +357,21 @@ func (e *experimentationExporter) send(ctx context.Context, b *eventBatch, i, j 
 		return st // push splits these
 	default:
 		return consumererror.NewPermanent(st)
+	}
+}
+
+func statusClass(code int) string {
+	switch code / 100 {
+	case 1:
+		return "1xx"
+	case 2:
+		return "2xx"
+	case 3:
+		return "3xx"
+	case 4:
+		return "4xx"
+	default:
+		return "5xx"
 	}
 }
 

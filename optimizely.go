@@ -102,7 +102,7 @@ func (d *optimizelyDestination) setDatafile(df *optimizely.Datafile) {
 				return 0, reason, verdict == optimizely.Dropped
 			}
 			b.data = data
-			b.ends = append(b.ends, len(data))
+			b.endEvent()
 			return 1, "", false
 		},
 	}
