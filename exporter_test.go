@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -295,4 +297,31 @@ func TestParseRetryAfter(t *testing.T) {
 		assert.Equal(t, tt.want, got, tt.in)
 	}
 	assert.True(t, errors.Is(&partialError{err: context.Canceled}, context.Canceled))
+}
+
+func TestConcurrentRequestsReuseConnections(t *testing.T) {
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	e := startedExporter(t, testConfig(srv.URL))
+	var wg sync.WaitGroup
+	for g := 0; g < 10; g++ {
+		wg.Go(func() {
+			for i := 0; i < 50; i++ {
+				assert.NoError(t, pushAll(t, e, visitors(10)))
+			}
+		})
+	}
+	wg.Wait()
+	// Go's default of 2 idle connections per host would open hundreds here.
+	assert.LessOrEqual(t, conns.Load(), int64(10))
 }

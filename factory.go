@@ -25,6 +25,8 @@ const (
 	defaultPolling          = 5 * time.Minute
 	defaultQueueEvents      = 100_000
 	defaultIdleConnsPerHost = 64
+	// Bodies are hundreds of KiB at large batch sizes: fewer, larger writes.
+	defaultWriteBufferSize = 256 << 10
 )
 
 // NewFactory creates the experimentation exporter factory.
@@ -39,7 +41,14 @@ func NewFactory() exporter.Factory {
 func createDefaultConfig() component.Config {
 	client := confighttp.NewDefaultClientConfig()
 	client.Timeout = defaultTimeout
-	client.MaxIdleConnsPerHost = defaultIdleConnsPerHost
+	// Keep a connection per consumer: Go's default of 2 idle connections per host makes
+	// concurrent consumers open a new connection for most requests.
+	if ka := client.Keepalive.Get(); ka != nil {
+		ka.MaxIdleConnsPerHost = defaultIdleConnsPerHost
+	} else {
+		client.MaxIdleConnsPerHost = defaultIdleConnsPerHost
+	}
+	client.WriteBufferSize = defaultWriteBufferSize
 
 	// The queue counts events and pushes back on the receiver when full: with the
 	// defaults nothing is ever dropped silently.
