@@ -8,11 +8,13 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
@@ -343,7 +345,7 @@ func (e *experimentationExporter) send(ctx context.Context, b *eventBatch, i, j 
 	}
 	// The status is an error: keep the body's first KiB for the log line.
 	msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-	st := &errStatus{code: resp.StatusCode, body: string(bytes.TrimSpace(msg))}
+	st := &errStatus{code: resp.StatusCode, body: e.redact(string(bytes.TrimSpace(msg)))}
 	switch {
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable:
 		if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); ok {
@@ -373,6 +375,17 @@ func statusClass(code int) string {
 	default:
 		return "5xx"
 	}
+}
+
+// redact removes configured secrets from text that came from the network: an API
+// may echo a key back in an error body, and that body reaches logs.
+func (e *experimentationExporter) redact(s string) string {
+	for _, secret := range []configopaque.String{e.cfg.Optimizely.SDKKey, e.cfg.Optimizely.DatafileAccessToken, e.cfg.VWO.SDKKey} {
+		if secret != "" {
+			s = strings.ReplaceAll(s, string(secret), "<redacted>")
+		}
+	}
+	return s
 }
 
 // logDispatch is the collector's LOG_EVENT notification: one debug line per request.

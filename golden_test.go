@@ -141,3 +141,5 @@ func uuidsOf(t *testing.T, body []byte) []string {
 	}
 	return out
 }
+
+func jsonValid(b []byte) bool { return json.Valid(b) }

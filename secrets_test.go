@@ -1,0 +1,79 @@
+package experimentationexporter
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/eventsapi"
+	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
+)
+
+// assertNoSecrets fails when any captured log entry mentions a secret, in its message,
+// its fields or the printed form of its field values.
+func assertNoSecrets(t *testing.T, logs *observer.ObservedLogs, secrets ...string) {
+	t.Helper()
+	require.NotZero(t, logs.Len(), "logs were captured")
+	for _, e := range logs.All() {
+		texts := append([]string{e.Message}, fieldStrings(e.Context)...)
+		for _, f := range e.Context {
+			texts = append(texts, fmt.Sprint(f.Interface), fmt.Sprint(f.Integer))
+		}
+		for _, s := range texts {
+			for _, secret := range secrets {
+				assert.NotContains(t, s, secret, "log entry %q", e.Message)
+			}
+		}
+	}
+}
+
+// TestSecretsNeverReachLogs runs a full send, fail, retry and reject cycle with debug
+// logging, a datafile CDN that first refuses the token, and checks every log line.
+func TestSecretsNeverReachLogs(t *testing.T) {
+	const sdkKey, token = "SdkKeyVerySecret42", "DatafileTokenVerySecret43"
+	srv := replica(t)
+	srv.Script(
+		eventsapi.Step{Status: http.StatusServiceUnavailable, RetryAfter: "0", Body: "echo " + sdkKey},
+		eventsapi.Step{Status: http.StatusInternalServerError},
+		eventsapi.Step{Status: http.StatusBadRequest, Body: `{"error":"` + token + `"}`},
+	)
+	refused := true
+	c := &cdn{revision: "131"}
+	cdnSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refused {
+			refused = false
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte("forbidden for " + sdkKey))
+			return
+		}
+		c.ServeHTTP(w, r)
+	}))
+	defer cdnSrv.Close()
+
+	cfg := sdkKeyConfig(t, srv.URL()+"/v1/events", cdnSrv.URL)
+	cfg.Optimizely.SDKKey, cfg.Optimizely.DatafileAccessToken = sdkKey, token
+	cfg.BatchSize = 4
+	cfg.FlushInterval = 20 * time.Millisecond
+	core, logs := observer.New(zap.DebugLevel)
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	exp, _, err := newLogsExporter(context.Background(), set, cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, exp.ConsumeLogs(context.Background(), visitors(4)))
+	require.Eventually(t, func() bool { return len(deliveredIDs(t, srv)) >= 3 }, 15*time.Second, 20*time.Millisecond)
+	require.NoError(t, exp.Shutdown(context.Background()))
+
+	assert.NotZero(t, logs.FilterMessageSnippet("Dispatched events request").Len(), "debug dispatch lines were logged")
+	assertNoSecrets(t, logs, sdkKey, token)
+}
