@@ -9,12 +9,16 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
 	"github.com/experimentationexporter/experimentationexporter/internal/metadatatest"
 )
 
@@ -94,4 +98,21 @@ func TestHugeAndStrangeValuesAreEncodedSafely(t *testing.T) {
 		lr.SetTimestamp(pcommon.Timestamp(1))
 	}))
 	assert.True(t, jsonValid(body))
+}
+
+func TestDropWarningsAreRateLimited(t *testing.T) {
+	core, logs := observer.New(zap.WarnLevel)
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	e, err := newExporter(testConfig("http://127.0.0.1:1/v1/events"), set)
+	require.NoError(t, err)
+	require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
+	defer func() { _ = e.shutdown(context.Background()) }()
+	for i := 0; i < 1000; i++ {
+		_, err := e.convert(context.Background(), logsOf(impression("u", "no_such_flag", "r", "v")))
+		require.NoError(t, err)
+	}
+	warnings := logs.FilterField(zap.String("reason", "unknown_flag")).All()
+	require.Len(t, warnings, 1, "one warning per reason and interval, not one per record")
+	assert.Equal(t, int64(1), warnings[0].ContextMap()["events"].(int64))
 }
