@@ -142,8 +142,14 @@ func (cfg *Config) Validate() error {
 			add("endpoint %w", err)
 		}
 	}
-	if cfg.QueueConfig.HasValue() && cfg.QueueConfig.Get().Batch.HasValue() {
-		add("sending_queue::batch must not be set: batching is configured with batch_size and flush_interval")
+	if q := cfg.QueueConfig.Get(); q != nil {
+		if q.Batch.HasValue() {
+			add("sending_queue::batch must not be set: batching is configured with batch_size and flush_interval")
+		}
+		// A batch can only fill from what the queue holds.
+		if q.Sizer == exporterhelper.RequestSizerTypeItems && int64(cfg.BatchSize) > q.QueueSize {
+			add("batch_size (%d) must not exceed sending_queue::queue_size (%d) when the queue counts items", cfg.BatchSize, q.QueueSize)
+		}
 	}
 	switch cfg.Destination {
 	case DestinationOptimizely:

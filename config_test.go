@@ -117,6 +117,7 @@ func TestConfigValidateErrors(t *testing.T) {
 		{"mapping same event names", map[string]any{"mapping": map[string]any{"conversion_event": "feature_flag.evaluation"}}, `mapping::impression_event and mapping::conversion_event must differ, both are "feature_flag.evaluation"`},
 		{"mapping one attribute two meanings", map[string]any{"mapping": map[string]any{"flag_key": []string{"user.id"}}}, `attribute "user.id" is already mapped by mapping::visitor_id`},
 		{"queue_size", map[string]any{"sending_queue": map[string]any{"queue_size": 0}}, "`queue_size` must be positive"},
+		{"batch larger than queue", map[string]any{"batch_size": 500, "sending_queue": map[string]any{"queue_size": 100}}, "batch_size (500) must not exceed sending_queue::queue_size (100) when the queue counts items"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
