@@ -78,6 +78,17 @@ func TestGoldenPayloads(t *testing.T) {
 			}),
 		},
 		{
+			name:   "ids on the record skip the datafile lookup",
+			golden: "optimizely_ids_impression.json",
+			record: func(lr plog.LogRecord) {
+				impression("user-4", "new_flag", "", "v2")(lr)
+				lr.Attributes().Remove("experiment.rule.key")
+				lr.Attributes().PutStr("experiment.id", "5550001")
+				lr.Attributes().PutInt("experiment.variation.id", 5550003)
+				lr.Attributes().PutBool("experiment.enabled", true)
+			},
+		},
+		{
 			name:   "event.id gives the uuid",
 			golden: "optimizely_event_id.json",
 			record: with(conversion("user-5", "signup"), func(lr plog.LogRecord) {

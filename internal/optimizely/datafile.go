@@ -73,6 +73,10 @@ type Variation struct {
 	Enabled bool
 	// NumericID is false for ids such as "$opt_dummy_variation_id", sent as null.
 	NumericID bool
+
+	// decisionHead and eventHead are the parts of an impression that depend only on
+	// the rule and the variation, encoded once when the datafile is indexed.
+	decisionHead, eventHead []byte
 }
 
 // Rule is an experiment, a rollout rule or a holdout.
@@ -212,7 +216,9 @@ func newRule(e rawExperiment, typ string) *Rule {
 		r.CampaignID = r.ID
 	}
 	for _, v := range e.Variations {
-		r.Variations[v.Key] = &Variation{ID: v.ID, Key: v.Key, Enabled: v.FeatureEnabled != nil && *v.FeatureEnabled, NumericID: allDigits(v.ID)}
+		vr := &Variation{ID: v.ID, Key: v.Key, Enabled: v.FeatureEnabled != nil && *v.FeatureEnabled, NumericID: allDigits(v.ID)}
+		vr.decisionHead, vr.eventHead = encodeDecisionParts(r.CampaignID, r.ID, vr.ID, vr.NumericID, r.Key, vr.Key)
+		r.Variations[v.Key] = vr
 	}
 	return r
 }

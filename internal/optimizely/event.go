@@ -95,6 +95,7 @@ func (b *Builder) Append(dst []byte, f *record.Fields) ([]byte, Verdict, string)
 }
 
 type decision struct {
+	variation                             *Variation // set when resolved through the datafile
 	campaignID, experimentID, variationID string
 	numericVariation                      bool
 	flagKey, ruleKey, ruleType, varKey    string
@@ -113,35 +114,29 @@ func (b *Builder) appendImpression(dst []byte, f *record.Fields) ([]byte, Verdic
 	if verdict != Built {
 		return dst, verdict, reason
 	}
+	decisionHead, eventHead := d.heads()
 	dst = b.appendVisitorStart(dst, visitor, f)
-	dst = append(dst, `"snapshots":[{"decisions":[{"campaign_id":`...)
-	dst = jsonw.String(dst, d.campaignID)
-	dst = append(dst, `,"experiment_id":`...)
-	dst = jsonw.String(dst, d.experimentID)
-	dst = append(dst, `,"variation_id":`...)
-	if d.numericVariation {
-		dst = jsonw.String(dst, d.variationID)
-	} else {
-		dst = append(dst, "null"...)
-	}
-	dst = append(dst, `,"metadata":{"flag_key":`...)
+	dst = append(dst, decisionHead...)
 	dst = jsonw.String(dst, d.flagKey)
-	dst = append(dst, `,"rule_key":`...)
-	dst = jsonw.String(dst, d.ruleKey)
 	dst = append(dst, `,"rule_type":`...)
 	dst = jsonw.String(dst, d.ruleType)
-	dst = append(dst, `,"variation_key":`...)
-	dst = jsonw.String(dst, d.varKey)
 	dst = append(dst, `,"enabled":`...)
 	dst = strconv.AppendBool(dst, d.enabled)
-	dst = append(dst, `}}],"events":[{"entity_id":`...)
-	dst = jsonw.String(dst, d.campaignID)
-	dst = append(dst, `,"key":"campaign_activated","timestamp":`...)
+	dst = append(dst, eventHead...)
 	dst = strconv.AppendInt(dst, int64(f.Timestamp)/1e6, 10)
 	dst = append(dst, `,"uuid":`...)
 	dst = appendUUID(dst, f, visitor, d.flagKey, d.ruleKey, d.varKey)
 	dst = append(dst, "}]}]}"...)
 	return dst, Built, ""
+}
+
+// heads returns the pre-encoded parts of the decision, encoding them for decisions
+// whose ids came from the record instead of the datafile.
+func (d *decision) heads() (decisionHead, eventHead []byte) {
+	if d.variation != nil {
+		return d.variation.decisionHead, d.variation.eventHead
+	}
+	return encodeDecisionParts(d.campaignID, d.experimentID, d.variationID, d.numericVariation, d.ruleKey, d.varKey)
 }
 
 func (b *Builder) resolveDecision(f *record.Fields) (decision, Verdict, string) {
@@ -208,6 +203,7 @@ func (b *Builder) resolveDecision(f *record.Fields) (decision, Verdict, string) 
 	}
 	d.campaignID, d.experimentID = rule.CampaignID, rule.ID
 	d.variationID, d.numericVariation = v.ID, v.NumericID
+	d.variation = v
 	d.enabled = v.Enabled
 	if hasEnabled {
 		d.enabled = enabled.Bool()
@@ -277,6 +273,31 @@ func (b *Builder) appendConversion(dst []byte, f *record.Fields) ([]byte, Verdic
 	}
 	dst = append(dst, "}]}]}"...)
 	return dst, Built, ""
+}
+
+// encodeDecisionParts encodes what an impression's JSON holds around the flag key,
+// rule type and enabled flag: the decision head ends with `"flag_key":`, the event head
+// starts after enabled and ends with `"timestamp":`.
+func encodeDecisionParts(campaignID, experimentID, variationID string, numericVariation bool, ruleKey, varKey string) (decisionHead, eventHead []byte) {
+	d := append([]byte(nil), `"snapshots":[{"decisions":[{"campaign_id":`...)
+	d = jsonw.String(d, campaignID)
+	d = append(d, `,"experiment_id":`...)
+	d = jsonw.String(d, experimentID)
+	d = append(d, `,"variation_id":`...)
+	if numericVariation {
+		d = jsonw.String(d, variationID)
+	} else {
+		d = append(d, "null"...)
+	}
+	d = append(d, `,"metadata":{"rule_key":`...)
+	d = jsonw.String(d, ruleKey)
+	d = append(d, `,"variation_key":`...)
+	d = jsonw.String(d, varKey)
+	d = append(d, `,"flag_key":`...)
+	ev := append([]byte(nil), `}}],"events":[{"entity_id":`...)
+	ev = jsonw.String(ev, campaignID)
+	ev = append(ev, `,"key":"campaign_activated","timestamp":`...)
+	return d, ev
 }
 
 // appendVisitorStart writes `{"visitor_id":…,"attributes":[…],` for both event types.
