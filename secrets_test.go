@@ -77,3 +77,25 @@ func TestSecretsNeverReachLogs(t *testing.T) {
 	assert.NotZero(t, logs.FilterMessageSnippet("Dispatched events request").Len(), "debug dispatch lines were logged")
 	assertNoSecrets(t, logs, sdkKey, token)
 }
+
+func TestVWOKeyNeverReachesLogs(t *testing.T) {
+	srv := replica(t)
+	srv.Script(eventsapi.Step{Status: http.StatusInternalServerError, Body: "bad key " + vwoKey})
+	cfg := vwoConfig(srv)
+	cfg.BatchSize = 2
+	core, logs := observer.New(zap.DebugLevel)
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	exp, _, err := newLogsExporter(context.Background(), set, cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, exp.ConsumeLogs(context.Background(), logsOf(vwoImpression("a", 1, 1), vwoImpression("b", 1, 1))))
+	require.Eventually(t, func() bool { return len(srv.Accepted()) == 1 }, 10*time.Second, 10*time.Millisecond)
+	srv.Close() // now a network error
+	require.NoError(t, exp.ConsumeLogs(context.Background(), logsOf(vwoImpression("c", 1, 1), vwoImpression("d", 1, 1))))
+	time.Sleep(200 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second) // the API stays down: drain briefly
+	defer cancel()
+	_ = exp.Shutdown(ctx)
+	assertNoSecrets(t, logs, vwoKey)
+}

@@ -1,0 +1,306 @@
+// Package vwo turns experimentation records into VWO server-side batch events.
+package vwo // import "github.com/experimentationexporter/experimentationexporter/internal/vwo"
+
+import (
+	"crypto/sha1" //nolint:gosec // UUIDv5 is defined over SHA-1
+	"math"
+	"strconv"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/jsonw"
+	"github.com/experimentationexporter/experimentationexporter/internal/record"
+)
+
+// Verdict is what became of a record.
+type Verdict uint8
+
+const (
+	Built Verdict = iota
+	Skipped
+	Dropped
+)
+
+// Skip and drop reasons.
+const (
+	ReasonNotAnEvent         = "not_an_event"
+	ReasonMissingVisitorID   = "missing_visitor_id"
+	ReasonMissingTimestamp   = "missing_timestamp"
+	ReasonMissingCampaignID  = "missing_campaign_id"
+	ReasonMissingVariationID = "missing_variation_id"
+	ReasonMissingGoalID      = "missing_goal_id"
+	ReasonInvalidRevenue     = "invalid_revenue"
+)
+
+// Body wrapper of a batch-events request.
+const (
+	BodyPrefix = `{"ev":[`
+	BodySuffix = `]}`
+)
+
+// maxDimensionLen caps custom dimension keys and values, in characters.
+const maxDimensionLen = 255
+
+// EventsURL is the batch-events endpoint, with the data-residency prefix if any.
+func EventsURL(collectionPrefix string) string {
+	u := "https://dev.visualwebsiteoptimizer.com"
+	if collectionPrefix != "" {
+		u += "/" + collectionPrefix
+	}
+	return u + "/server-side/batch-events"
+}
+
+// Query is the query string without the sdk key, which the sender adds as env.
+func Query(accountID int64, sdkName, sdkVersion string) string {
+	return "a=" + strconv.FormatInt(accountID, 10) + "&sdk=" + escape(sdkName) + "&sdk-v=" + escape(sdkVersion)
+}
+
+func escape(s string) string { return string(appendURIComponent(nil, s)) }
+
+// Builder appends VWO events for records. It is immutable and safe for concurrent use.
+type Builder struct {
+	nsAcct         [16]byte
+	pushDimensions bool
+}
+
+// NewBuilder prepares event building for one account.
+func NewBuilder(accountID int64, pushCustomDimensions bool) *Builder {
+	return &Builder{nsAcct: accountNamespace(accountID), pushDimensions: pushCustomDimensions}
+}
+
+// Append appends the record's events to dst, one after the other, and the end offset
+// (in dst) of each to ends. On Skipped or Dropped dst and ends come back unchanged.
+func (b *Builder) Append(dst []byte, ends []int, f *record.Fields) ([]byte, []int, Verdict, string) {
+	var eT byte
+	switch f.Kind {
+	case record.Impression:
+		eT = '1'
+	case record.Conversion:
+		eT = '2'
+	default:
+		return dst, ends, Skipped, ReasonNotAnEvent
+	}
+	visitor, ok := f.Get(record.VisitorID)
+	if !ok || !isID(visitor) {
+		return dst, ends, Dropped, ReasonMissingVisitorID
+	}
+	if f.Timestamp == 0 {
+		return dst, ends, Dropped, ReasonMissingTimestamp
+	}
+	campaign, ok := intID(f, record.CampaignID)
+	if !ok {
+		return dst, ends, Dropped, ReasonMissingCampaignID
+	}
+	variation, ok := intID(f, record.VariationID)
+	if !ok {
+		return dst, ends, Dropped, ReasonMissingVariationID
+	}
+	var goal string
+	if eT == '2' {
+		if goal, ok = intID(f, record.GoalID); !ok {
+			return dst, ends, Dropped, ReasonMissingGoalID
+		}
+	}
+	revenue, hasRevenue := f.Get(record.Revenue)
+	if hasRevenue && eT == '2' {
+		switch revenue.Type() {
+		case pcommon.ValueTypeInt:
+		case pcommon.ValueTypeDouble:
+			if !jsonw.Finite(revenue.Double()) {
+				return dst, ends, Dropped, ReasonInvalidRevenue
+			}
+		default:
+			return dst, ends, Dropped, ReasonInvalidRevenue
+		}
+	}
+
+	var uuid [32]byte
+	appendUUIDHex(uuid[:0], uuidFor(b.nsAcct, visitor))
+	tail := func(dst []byte) []byte {
+		dst = append(dst, `,"u":"`...)
+		dst = append(dst, uuid[:]...)
+		dst = append(dst, `","sId":`...)
+		dst = strconv.AppendInt(dst, int64(f.Timestamp)/1e9, 10)
+		dst = append(dst, `,"visitor_ua":`...)
+		dst = jsonw.String(dst, f.Str(record.UserAgent))
+		dst = append(dst, `,"visitor_ip":`...)
+		dst = jsonw.String(dst, f.Str(record.ClientAddress))
+		return append(dst, '}')
+	}
+
+	dst = append(dst, `{"eT":`...)
+	dst = append(dst, eT)
+	dst = append(dst, `,"e":`...)
+	dst = append(dst, campaign...)
+	dst = append(dst, `,"c":`...)
+	dst = append(dst, variation...)
+	if eT == '2' {
+		dst = append(dst, `,"g":`...)
+		dst = append(dst, goal...)
+		if hasRevenue {
+			dst = append(dst, `,"r":`...)
+			if revenue.Type() == pcommon.ValueTypeInt {
+				dst = strconv.AppendInt(dst, revenue.Int(), 10)
+			} else {
+				dst = jsonw.Float(dst, revenue.Double())
+			}
+		}
+	}
+	dst = tail(dst)
+	ends = append(ends, len(dst))
+
+	if attrs, ok := f.Get(record.VisitorAttributes); ok && b.pushDimensions && attrs.Type() == pcommon.ValueTypeMap {
+		for k, v := range attrs.Map().All() {
+			var scratch [64]byte
+			val, ok := dimensionValue(scratch[:0], v)
+			if !ok || k == "" {
+				continue
+			}
+			dst = append(dst, `{"eT":3,"t":"`...)
+			dst = appendDimension(dst, k, val)
+			dst = append(dst, '"')
+			dst = tail(dst)
+			ends = append(ends, len(dst))
+		}
+	}
+	return dst, ends, Built, ""
+}
+
+// intID returns a slot's value as JSON integer digits: an int, or a string of digits.
+func intID(f *record.Fields, s record.Slot) (string, bool) {
+	v, ok := f.Get(s)
+	if !ok {
+		return "", false
+	}
+	switch v.Type() {
+	case pcommon.ValueTypeInt:
+		if v.Int() < 0 {
+			return "", false
+		}
+		return strconv.FormatInt(v.Int(), 10), true
+	case pcommon.ValueTypeStr:
+		str := v.Str()
+		if str == "" || len(str) > 18 {
+			return "", false
+		}
+		for i := 0; i < len(str); i++ {
+			if str[i] < '0' || str[i] > '9' {
+				return "", false
+			}
+		}
+		return str, true
+	}
+	return "", false
+}
+
+func isID(v pcommon.Value) bool {
+	return (v.Type() == pcommon.ValueTypeStr && v.Str() != "") || v.Type() == pcommon.ValueTypeInt
+}
+
+// dimensionValue renders a custom dimension value as text.
+func dimensionValue(dst []byte, v pcommon.Value) ([]byte, bool) {
+	switch v.Type() {
+	case pcommon.ValueTypeStr:
+		return append(dst, v.Str()...), true
+	case pcommon.ValueTypeBool:
+		return strconv.AppendBool(dst, v.Bool()), true
+	case pcommon.ValueTypeInt:
+		return strconv.AppendInt(dst, v.Int(), 10), true
+	case pcommon.ValueTypeDouble:
+		if !jsonw.Finite(v.Double()) || math.Abs(v.Double()) > jsonw.MaxSafeInteger {
+			return dst, false
+		}
+		return jsonw.Float(dst, v.Double()), true
+	}
+	return dst, false
+}
+
+// appendDimension writes t: the percent-encoded compact JSON {"u":{"key":"value"}}.
+func appendDimension(dst []byte, key string, value []byte) []byte {
+	var scratch [600]byte
+	j := append(scratch[:0], `{"u":{`...)
+	j = jsonw.String(j, truncate(key))
+	j = append(j, ':')
+	j = jsonw.String(j, truncate(string(value)))
+	j = append(j, `}}`...)
+	return appendURIComponent(dst, string(j))
+}
+
+// truncate cuts s to at most 255 characters.
+func truncate(s string) string {
+	n := 0
+	for i := range s {
+		if n == maxDimensionLen {
+			return s[:i]
+		}
+		n++
+	}
+	return s
+}
+
+// appendURIComponent percent-encodes like JavaScript's encodeURIComponent. Its output
+// needs no JSON escaping.
+func appendURIComponent(dst []byte, s string) []byte {
+	const hexd = "0123456789ABCDEF"
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
+			dst = append(dst, c)
+			continue
+		}
+		switch c {
+		case '-', '_', '.', '!', '~', '*', '\'', '(', ')':
+			dst = append(dst, c)
+		default:
+			dst = append(dst, '%', hexd[c>>4], hexd[c&0xf])
+		}
+	}
+	return dst
+}
+
+var nsURL = [16]byte{0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8}
+
+// vwoNamespace is uuid5(NAMESPACE_URL, "https://vwo.com").
+var vwoNamespace = uuid5(nsURL, []byte("https://vwo.com"))
+
+func accountNamespace(accountID int64) [16]byte {
+	return uuid5(vwoNamespace, strconv.AppendInt(nil, accountID, 10))
+}
+
+func uuidFor(nsAcct [16]byte, visitor pcommon.Value) [16]byte {
+	var scratch [128]byte
+	name := scratch[:0]
+	if visitor.Type() == pcommon.ValueTypeInt {
+		name = strconv.AppendInt(name, visitor.Int(), 10)
+	} else {
+		name = append(name, visitor.Str()...)
+	}
+	return uuid5(nsAcct, name)
+}
+
+// VisitorUUID is VWO's visitor uuid: upper(strip_dashes(uuid5(uuid5(uuid5(URL,
+// "https://vwo.com"), account_id), user_id))).
+func VisitorUUID(accountID int64, userID string) string {
+	return string(appendUUIDHex(nil, uuid5(accountNamespace(accountID), []byte(userID))))
+}
+
+func uuid5(ns [16]byte, name []byte) [16]byte {
+	h := sha1.New() //nolint:gosec
+	h.Write(ns[:])
+	h.Write(name)
+	var sum [20]byte
+	h.Sum(sum[:0])
+	var u [16]byte
+	copy(u[:], sum[:16])
+	u[6] = (u[6] & 0x0f) | 0x50
+	u[8] = (u[8] & 0x3f) | 0x80
+	return u
+}
+
+func appendUUIDHex(dst []byte, u [16]byte) []byte {
+	const hexd = "0123456789ABCDEF"
+	for _, c := range u {
+		dst = append(dst, hexd[c>>4], hexd[c&0xf])
+	}
+	return dst
+}

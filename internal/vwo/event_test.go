@@ -1,0 +1,173 @@
+package vwo
+
+import (
+	"encoding/json"
+	"flag"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/record"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func TestVisitorUUIDVectors(t *testing.T) {
+	data, err := os.ReadFile("testdata/uuid_vectors.json")
+	require.NoError(t, err)
+	var fx struct {
+		AccountID string `json:"account_id"`
+		Vectors   []struct {
+			UserID string `json:"user_id"`
+			UUID   string `json:"uuid"`
+		} `json:"vectors"`
+	}
+	require.NoError(t, json.Unmarshal(data, &fx))
+	require.Equal(t, "12345", fx.AccountID)
+	require.NotEmpty(t, fx.Vectors)
+	for _, v := range fx.Vectors {
+		assert.Equal(t, v.UUID, VisitorUUID(12345, v.UserID), v.UserID)
+	}
+}
+
+func fieldsOf(fn func(lr plog.LogRecord)) *record.Fields {
+	lr := plog.NewLogs().ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords().AppendEmpty()
+	lr.SetTimestamp(1763900000123000000)
+	fn(lr)
+	var f record.Fields
+	record.NewReader(record.DefaultMapping()).Read(lr, &f)
+	return &f
+}
+
+func impression(lr plog.LogRecord) {
+	lr.SetEventName("feature_flag.evaluation")
+	lr.Attributes().PutStr("user.id", "Varun")
+	lr.Attributes().PutInt("experiment.campaign.id", 42)
+	lr.Attributes().PutStr("experiment.variation.id", "2")
+	lr.Attributes().PutStr("user_agent.original", "Mozilla/5.0")
+	lr.Attributes().PutStr("client.address", "203.0.113.7")
+}
+
+func conversion(lr plog.LogRecord) {
+	impression(lr)
+	lr.SetEventName("experiment.conversion")
+	lr.Attributes().PutInt("experiment.goal.id", 7)
+	lr.Attributes().PutDouble("experiment.revenue", 12.5)
+}
+
+// eventsJSON wraps appended events into a JSON array for comparison.
+func eventsJSON(dst []byte, ends []int) string {
+	var parts []string
+	prev := 0
+	for _, e := range ends {
+		parts = append(parts, string(dst[prev:e]))
+		prev = e
+	}
+	return "[" + strings.Join(parts, ",") + "]"
+}
+
+func TestGolden(t *testing.T) {
+	for _, tt := range []struct {
+		golden string
+		push   bool
+		record func(plog.LogRecord)
+	}{
+		{"vwo_impression.json", false, impression},
+		{"vwo_conversion.json", false, conversion},
+		{"vwo_custom_dimensions.json", true, func(lr plog.LogRecord) {
+			impression(lr)
+			lr.Attributes().Remove("client.address")
+			m := lr.Attributes().PutEmptyMap("experiment.visitor.attributes")
+			m.PutStr("plan", "pro plus")
+			m.PutBool("beta", true)
+			m.PutEmptyMap("nested") // not a dimension value: skipped
+		}},
+	} {
+		t.Run(tt.golden, func(t *testing.T) {
+			dst, ends, v, reason := NewBuilder(12345, tt.push).Append(nil, nil, fieldsOf(tt.record))
+			require.Equal(t, Built, v, reason)
+			got := eventsJSON(dst, ends)
+			path := filepath.Join("..", "..", "testdata", "golden", tt.golden)
+			if *update {
+				require.NoError(t, os.WriteFile(path, []byte(got+"\n"), 0o600))
+			}
+			want, err := os.ReadFile(path)
+			require.NoError(t, err)
+			assert.JSONEq(t, string(want), got)
+		})
+	}
+}
+
+func TestCustomDimensionEncoding(t *testing.T) {
+	dst, ends, _, _ := NewBuilder(12345, true).Append(nil, nil, fieldsOf(func(lr plog.LogRecord) {
+		impression(lr)
+		m := lr.Attributes().PutEmptyMap("experiment.visitor.attributes")
+		m.PutStr("plan", "pro plus")
+		m.PutStr("long", strings.Repeat("é", 300))
+	}))
+	require.Len(t, ends, 3)
+	var events []struct {
+		T string `json:"t"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(eventsJSON(dst, ends)), &events))
+	plain, err := url.QueryUnescape(events[1].T)
+	require.NoError(t, err)
+	assert.Equal(t, `{"u":{"plan":"pro plus"}}`, plain)
+	assert.NotContains(t, events[1].T, "+", "spaces are %20, as encodeURIComponent writes them")
+	long, err := url.QueryUnescape(events[2].T)
+	require.NoError(t, err)
+	var u struct {
+		U map[string]string `json:"u"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(long), &u))
+	assert.Equal(t, 255, len([]rune(u.U["long"])))
+}
+
+func TestDrops(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		edit   func(lr plog.LogRecord)
+		reason string
+	}{
+		{"no visitor", func(lr plog.LogRecord) { lr.Attributes().Remove("user.id") }, ReasonMissingVisitorID},
+		{"no timestamp", func(lr plog.LogRecord) { lr.SetTimestamp(0) }, ReasonMissingTimestamp},
+		{"no campaign", func(lr plog.LogRecord) { lr.Attributes().Remove("experiment.campaign.id") }, ReasonMissingCampaignID},
+		{"non-numeric campaign", func(lr plog.LogRecord) { lr.Attributes().PutStr("experiment.campaign.id", "abc") }, ReasonMissingCampaignID},
+		{"no variation", func(lr plog.LogRecord) { lr.Attributes().Remove("experiment.variation.id") }, ReasonMissingVariationID},
+		{"no goal", func(lr plog.LogRecord) { lr.Attributes().Remove("experiment.goal.id") }, ReasonMissingGoalID},
+		{"string revenue", func(lr plog.LogRecord) { lr.Attributes().PutStr("experiment.revenue", "1") }, ReasonInvalidRevenue},
+		{"not an event", func(lr plog.LogRecord) { lr.SetEventName("x") }, ReasonNotAnEvent},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			prefix := []byte("kept")
+			dst, ends, v, reason := NewBuilder(12345, true).Append(prefix, []int{4}, fieldsOf(func(lr plog.LogRecord) { conversion(lr); tt.edit(lr) }))
+			assert.NotEqual(t, Built, v)
+			assert.Equal(t, tt.reason, reason)
+			assert.Equal(t, "kept", string(dst))
+			assert.Equal(t, []int{4}, ends)
+		})
+	}
+}
+
+func TestURLAndQuery(t *testing.T) {
+	assert.Equal(t, "https://dev.visualwebsiteoptimizer.com/server-side/batch-events", EventsURL(""))
+	assert.Equal(t, "https://dev.visualwebsiteoptimizer.com/eu01/server-side/batch-events", EventsURL("eu01"))
+	assert.Equal(t, "a=12345&sdk=my%20sdk&sdk-v=1.0", Query(12345, "my sdk", "1.0"))
+}
+
+func BenchmarkAppend(b *testing.B) {
+	f := fieldsOf(impression)
+	bl := NewBuilder(12345, false)
+	dst := make([]byte, 0, 4096)
+	ends := make([]int, 0, 16)
+	b.ReportAllocs()
+	for b.Loop() {
+		dst, ends, _, _ = bl.Append(dst[:0], ends[:0], f)
+	}
+}
