@@ -94,3 +94,17 @@ func (e *Emitter) Plain(ctx context.Context, msg string) {
 
 // Shutdown flushes everything emitted so far to the collector.
 func (e *Emitter) Shutdown(ctx context.Context) error { return e.provider.Shutdown(ctx) }
+
+// Invalid emits an impression of a flag the datafile does not know: dropped as unknown_flag.
+func (e *Emitter) Invalid(ctx context.Context, at time.Time) {
+	var r log.Record
+	r.SetEventName("feature_flag.evaluation")
+	r.SetTimestamp(at)
+	r.AddAttributes(
+		attribute.String("feature_flag.key", "no_such_flag"),
+		attribute.String("feature_flag.result.variant", "on"),
+		attribute.String("feature_flag.context.id", "user-x"),
+		attribute.String("experiment.rule.key", "no_such_rule"),
+	)
+	e.logger.Emit(ctx, r)
+}
