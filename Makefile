@@ -6,7 +6,7 @@ COLLECTOR        := _build/otelcol-experimentation
 export GOTOOLCHAIN := local
 export GOFLAGS := -buildvcs=false
 
-.PHONY: test run collector tools generate bench fuzz e2e lint
+.PHONY: test run collector tools generate bench fuzz e2e lint loadbench
 
 ## test: everything CI runs: vet, gofmt, unit tests with -race, short fuzzing, end-to-end tests.
 test: lint
@@ -54,3 +54,9 @@ FUZZTIME ?= 30s
 fuzz:
 	go test -run xxx -fuzz FuzzConvert -fuzztime $(FUZZTIME) .
 	go test -run xxx -fuzz FuzzParseDatafile -fuzztime $(FUZZTIME) ./internal/optimizely/
+
+## loadbench: events/s end to end (OTLP/HTTP → collector → loopback events API), CPU and peak RSS.
+loadbench: $(COLLECTOR)
+	go run ./cmd/loadbench -collector $(COLLECTOR) -batch-size 500
+	go run ./cmd/loadbench -collector $(COLLECTOR) -batch-size 500 -validate
+	go run ./cmd/loadbench -collector $(COLLECTOR) -batch-size 10 -events 200000
