@@ -21,19 +21,26 @@ func FuzzConvert(f *testing.F) {
 	f.Add(seed, 1.5)
 	f.Add([]byte("user-1\x00checkout_redesign\x00checkout_redesign_ab\x00treatment\xff\xfe"), math.NaN())
 	f.Add([]byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"eventName":"experiment.conversion","attributes":[{"key":"experiment.revenue","value":{"doubleValue":1e308}}]}]}]}]}`), math.Inf(1))
-	e := startedExporter(f, testConfig("http://127.0.0.1:1/v1/events"))
+	vwoCfg := createDefaultConfig().(*Config)
+	vwoCfg.Destination, vwoCfg.VWO.AccountID, vwoCfg.VWO.SDKKey, vwoCfg.VWO.PushCustomDimensions = DestinationVWO, 12345, "k", true
+	exporters := []*experimentationExporter{
+		startedExporter(f, testConfig("http://127.0.0.1:1/v1/events")),
+		startedExporter(f, vwoCfg),
+	}
 	f.Fuzz(func(t *testing.T, data []byte, num float64) {
 		ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(data)
 		if err != nil {
 			ld = recordsFrom(data, num)
 		}
-		req, err := e.convert(context.Background(), ld)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := req.(*eventBatch)
-		if body := b.appendBody(nil, 0, len(b.ends)); !json.Valid(body) {
-			t.Fatalf("invalid JSON body: %q", body)
+		for _, e := range exporters {
+			req, err := e.convert(context.Background(), ld)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := req.(*eventBatch)
+			if body := b.appendBody(nil, 0, len(b.ends)); !json.Valid(body) {
+				t.Fatalf("invalid JSON body: %q", body)
+			}
 		}
 	})
 }
@@ -46,6 +53,8 @@ func recordsFrom(data []byte, num float64) plog.Logs {
 	}
 	return logsOf(
 		with(impression(part(0), part(1), part(2), part(3)), func(lr plog.LogRecord) {
+			lr.Attributes().PutStr("experiment.campaign.id", part(1))
+			lr.Attributes().PutInt("experiment.variation.id", int64(len(data)))
 			m := lr.Attributes().PutEmptyMap("experiment.visitor.attributes")
 			m.PutStr(part(1), part(2))
 			m.PutDouble("age", num)

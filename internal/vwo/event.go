@@ -188,6 +188,10 @@ func intID(f *record.Fields, s record.Slot) (string, bool) {
 				return "", false
 			}
 		}
+		// JSON numbers have no leading zeros: "007" is sent as 7.
+		for len(str) > 1 && str[0] == '0' {
+			str = str[1:]
+		}
 		return str, true
 	}
 	return "", false

@@ -155,6 +155,19 @@ func TestDrops(t *testing.T) {
 	}
 }
 
+func TestStringIDsBecomeJSONNumbers(t *testing.T) {
+	dst, ends, v, _ := NewBuilder(12345, false).Append(nil, nil, fieldsOf(func(lr plog.LogRecord) {
+		impression(lr)
+		lr.Attributes().PutStr("experiment.campaign.id", "007")
+		lr.Attributes().PutStr("experiment.variation.id", "00")
+	}))
+	require.Equal(t, Built, v)
+	var events []struct{ E, C int }
+	require.NoError(t, json.Unmarshal([]byte(eventsJSON(dst, ends)), &events), "found by FuzzConvert: \"e\":00 is not JSON")
+	assert.Equal(t, 7, events[0].E)
+	assert.Equal(t, 0, events[0].C)
+}
+
 func TestURLAndQuery(t *testing.T) {
 	assert.Equal(t, "https://dev.visualwebsiteoptimizer.com/server-side/batch-events", EventsURL(""))
 	assert.Equal(t, "https://dev.visualwebsiteoptimizer.com/eu01/server-side/batch-events", EventsURL("eu01"))
