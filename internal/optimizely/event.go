@@ -1,7 +1,6 @@
 package optimizely
 
 import (
-	"crypto/sha1" //nolint:gosec // UUIDv5 is defined over SHA-1
 	"math"
 	"strconv"
 	"strings"
@@ -10,18 +9,17 @@ import (
 
 	"github.com/experimentationexporter/experimentationexporter/internal/jsonw"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
+	"github.com/experimentationexporter/experimentationexporter/internal/uuid5"
 )
 
 // Verdict is what became of a record.
-type Verdict uint8
+type Verdict = record.Verdict
 
+// Verdicts.
 const (
-	// Built means one event (a visitor object) was appended.
-	Built Verdict = iota
-	// Skipped means the record is not sent by design (not an event, flag decisions off).
-	Skipped
-	// Dropped means the record claims to be an event but cannot become a valid one.
-	Dropped
+	Built   = record.Built
+	Skipped = record.Skipped
+	Dropped = record.Dropped
 )
 
 // Skip and drop reasons, as counted in metrics and named in warnings.
@@ -412,24 +410,7 @@ func idString(f *record.Fields, s record.Slot) string {
 }
 
 // uuidNamespace is uuid5(NAMESPACE_URL, "https://github.com/experimentationexporter").
-var uuidNamespace = func() [16]byte {
-	nsURL := [16]byte{0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8}
-	return UUID5(nsURL, []byte("https://github.com/experimentationexporter"))
-}()
-
-// UUID5 is the name-based SHA-1 UUID of RFC 9562.
-func UUID5(ns [16]byte, name []byte) [16]byte {
-	h := sha1.New() //nolint:gosec
-	h.Write(ns[:])
-	h.Write(name)
-	var sum [20]byte
-	h.Sum(sum[:0])
-	var u [16]byte
-	copy(u[:], sum[:16])
-	u[6] = (u[6] & 0x0f) | 0x50
-	u[8] = (u[8] & 0x3f) | 0x80
-	return u
-}
+var uuidNamespace = uuid5.Sum(uuid5.NamespaceURL, []byte("https://github.com/experimentationexporter"))
 
 // appendUUID writes the event's deterministic uuid as a JSON string: event.id when it is
 // already a UUID, else a UUIDv5 over event.id or over the record's identity, so a
@@ -463,7 +444,7 @@ func appendUUID(dst []byte, f *record.Fields, visitor pcommon.Value, key, rule, 
 		name = append(name, 0)
 		name = strconv.AppendUint(name, uint64(f.Timestamp), 10)
 	}
-	u := UUID5(uuidNamespace, name)
+	u := uuid5.Sum(uuidNamespace, name)
 	return appendUUIDString(dst, u)
 }
 

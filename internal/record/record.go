@@ -22,6 +22,18 @@ const (
 	Conversion
 )
 
+// Verdict is what became of an experimentation record in a destination's builder.
+type Verdict uint8
+
+const (
+	// Built means the record's event(s) were appended.
+	Built Verdict = iota
+	// Skipped means the record is not sent by design (not an event, flag decisions off).
+	Skipped
+	// Dropped means the record claims to be an event but cannot become a valid one.
+	Dropped
+)
+
 // Slot names one meaning of the input contract (SPEC §3).
 type Slot uint8
 

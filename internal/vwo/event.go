@@ -2,7 +2,6 @@
 package vwo // import "github.com/experimentationexporter/experimentationexporter/internal/vwo"
 
 import (
-	"crypto/sha1" //nolint:gosec // UUIDv5 is defined over SHA-1
 	"math"
 	"strconv"
 
@@ -10,15 +9,17 @@ import (
 
 	"github.com/experimentationexporter/experimentationexporter/internal/jsonw"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
+	"github.com/experimentationexporter/experimentationexporter/internal/uuid5"
 )
 
 // Verdict is what became of a record.
-type Verdict uint8
+type Verdict = record.Verdict
 
+// Verdicts.
 const (
-	Built Verdict = iota
-	Skipped
-	Dropped
+	Built   = record.Built
+	Skipped = record.Skipped
+	Dropped = record.Dropped
 )
 
 // Skip and drop reasons.
@@ -262,13 +263,11 @@ func appendURIComponent(dst []byte, s string) []byte {
 	return dst
 }
 
-var nsURL = [16]byte{0x6b, 0xa7, 0xb8, 0x11, 0x9d, 0xad, 0x11, 0xd1, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8}
-
 // vwoNamespace is uuid5(NAMESPACE_URL, "https://vwo.com").
-var vwoNamespace = uuid5(nsURL, []byte("https://vwo.com"))
+var vwoNamespace = uuid5.Sum(uuid5.NamespaceURL, []byte("https://vwo.com"))
 
 func accountNamespace(accountID int64) [16]byte {
-	return uuid5(vwoNamespace, strconv.AppendInt(nil, accountID, 10))
+	return uuid5.Sum(vwoNamespace, strconv.AppendInt(nil, accountID, 10))
 }
 
 func uuidFor(nsAcct [16]byte, visitor pcommon.Value) [16]byte {
@@ -279,26 +278,13 @@ func uuidFor(nsAcct [16]byte, visitor pcommon.Value) [16]byte {
 	} else {
 		name = append(name, visitor.Str()...)
 	}
-	return uuid5(nsAcct, name)
+	return uuid5.Sum(nsAcct, name)
 }
 
 // VisitorUUID is VWO's visitor uuid: upper(strip_dashes(uuid5(uuid5(uuid5(URL,
 // "https://vwo.com"), account_id), user_id))).
 func VisitorUUID(accountID int64, userID string) string {
-	return string(appendUUIDHex(nil, uuid5(accountNamespace(accountID), []byte(userID))))
-}
-
-func uuid5(ns [16]byte, name []byte) [16]byte {
-	h := sha1.New() //nolint:gosec
-	h.Write(ns[:])
-	h.Write(name)
-	var sum [20]byte
-	h.Sum(sum[:0])
-	var u [16]byte
-	copy(u[:], sum[:16])
-	u[6] = (u[6] & 0x0f) | 0x50
-	u[8] = (u[8] & 0x3f) | 0x80
-	return u
+	return string(appendUUIDHex(nil, uuid5.Sum(accountNamespace(accountID), []byte(userID))))
 }
 
 func appendUUIDHex(dst []byte, u [16]byte) []byte {
