@@ -98,8 +98,8 @@ func (d *optimizelyDestination) setDatafile(df *optimizely.Datafile) {
 		},
 		build: func(b *eventBatch, f *record.Fields) (int, string, bool) {
 			data, verdict, reason := builder.Append(b.data, f)
-			if verdict != optimizely.Built {
-				return 0, reason, verdict == optimizely.Dropped
+			if verdict != record.Built {
+				return 0, reason, verdict == record.Dropped
 			}
 			b.data = data
 			b.endEvent()

@@ -38,8 +38,8 @@ func newVWODestination(cfg *Config) *vwoDestination {
 	d.build = func(b *eventBatch, f *record.Fields) (int, string, bool) {
 		start := len(b.data)
 		data, ends, verdict, reason := builder.Append(b.data, nil, f)
-		if verdict != vwo.Built {
-			return 0, reason, verdict == vwo.Dropped
+		if verdict != record.Built {
+			return 0, reason, verdict == record.Dropped
 		}
 		if len(ends) == 1 {
 			b.data = data

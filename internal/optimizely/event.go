@@ -12,16 +12,6 @@ import (
 	"github.com/experimentationexporter/experimentationexporter/internal/uuid5"
 )
 
-// Verdict is what became of a record.
-type Verdict = record.Verdict
-
-// Verdicts.
-const (
-	Built   = record.Built
-	Skipped = record.Skipped
-	Dropped = record.Dropped
-)
-
 // Skip and drop reasons, as counted in metrics and named in warnings.
 const (
 	ReasonNotAnEvent          = "not_an_event"
@@ -80,16 +70,16 @@ func NewBuilder(df *Datafile, mode SendFlagDecisions) *Builder {
 // Datafile returns the datafile the builder resolves keys with.
 func (b *Builder) Datafile() *Datafile { return b.df }
 
-// Append appends one visitor object for f to dst. On Skipped or Dropped dst is returned
+// Append appends one visitor object for f to dst. On record.Skipped or record.Dropped dst is returned
 // unchanged and reason says why.
-func (b *Builder) Append(dst []byte, f *record.Fields) ([]byte, Verdict, string) {
+func (b *Builder) Append(dst []byte, f *record.Fields) ([]byte, record.Verdict, string) {
 	switch f.Kind {
 	case record.Impression:
 		return b.appendImpression(dst, f)
 	case record.Conversion:
 		return b.appendConversion(dst, f)
 	}
-	return dst, Skipped, ReasonNotAnEvent
+	return dst, record.Skipped, ReasonNotAnEvent
 }
 
 type decision struct {
@@ -100,16 +90,16 @@ type decision struct {
 	enabled                               bool
 }
 
-func (b *Builder) appendImpression(dst []byte, f *record.Fields) ([]byte, Verdict, string) {
+func (b *Builder) appendImpression(dst []byte, f *record.Fields) ([]byte, record.Verdict, string) {
 	visitor, ok := f.Get(record.VisitorID)
 	if !ok || !isID(visitor) {
-		return dst, Dropped, ReasonMissingVisitorID
+		return dst, record.Dropped, ReasonMissingVisitorID
 	}
 	if f.Timestamp == 0 {
-		return dst, Dropped, ReasonMissingTimestamp
+		return dst, record.Dropped, ReasonMissingTimestamp
 	}
 	d, verdict, reason := b.resolveDecision(f)
-	if verdict != Built {
+	if verdict != record.Built {
 		return dst, verdict, reason
 	}
 	decisionHead, eventHead := d.heads()
@@ -125,7 +115,7 @@ func (b *Builder) appendImpression(dst []byte, f *record.Fields) ([]byte, Verdic
 	dst = append(dst, `,"uuid":`...)
 	dst = appendUUID(dst, f, visitor, d.flagKey, d.ruleKey, d.varKey)
 	dst = append(dst, "}]}]}"...)
-	return dst, Built, ""
+	return dst, record.Built, ""
 }
 
 // heads returns the pre-encoded parts of the decision, encoding them for decisions
@@ -137,7 +127,7 @@ func (d *decision) heads() (decisionHead, eventHead []byte) {
 	return encodeDecisionParts(d.campaignID, d.experimentID, d.variationID, d.numericVariation, d.ruleKey, d.varKey)
 }
 
-func (b *Builder) resolveDecision(f *record.Fields) (decision, Verdict, string) {
+func (b *Builder) resolveDecision(f *record.Fields) (decision, record.Verdict, string) {
 	var d decision
 	d.flagKey = f.Str(record.FlagKey)
 	d.ruleKey = f.Str(record.RuleKey)
@@ -160,44 +150,44 @@ func (b *Builder) resolveDecision(f *record.Fields) (decision, Verdict, string) 
 			}
 			d.enabled = hasEnabled && enabled.Bool()
 			if d.ruleType == RuleTypeRollout && !b.sendRollout {
-				return d, Skipped, ReasonFlagDecisionNotSent
+				return d, record.Skipped, ReasonFlagDecisionNotSent
 			}
-			return d, Built, ""
+			return d, record.Built, ""
 		}
 	}
 
 	var rule *Rule
 	if d.ruleKey == "" {
-		return d, Dropped, ReasonMissingRuleKey
+		return d, record.Dropped, ReasonMissingRuleKey
 	}
 	if d.flagKey == "" {
 		// Legacy activate() decisions carry only the experiment key.
 		if r := b.df.Rules[d.ruleKey]; r != nil && r.Type == RuleTypeExperiment {
 			rule = r
 		} else {
-			return d, Dropped, ReasonMissingFlagKey
+			return d, record.Dropped, ReasonMissingFlagKey
 		}
 	} else {
 		flag := b.df.Flags[d.flagKey]
 		if flag == nil {
-			return d, Dropped, ReasonUnknownFlag
+			return d, record.Dropped, ReasonUnknownFlag
 		}
 		if rule = flag.Rules[d.ruleKey]; rule == nil {
-			return d, Dropped, ReasonUnknownRule
+			return d, record.Dropped, ReasonUnknownRule
 		}
 	}
 	if d.varKey == "" {
-		return d, Dropped, ReasonMissingVariationKey
+		return d, record.Dropped, ReasonMissingVariationKey
 	}
 	v := rule.Variations[d.varKey]
 	if v == nil {
-		return d, Dropped, ReasonUnknownVariation
+		return d, record.Dropped, ReasonUnknownVariation
 	}
 	if d.ruleType == "" {
 		d.ruleType = rule.Type
 	}
 	if rule.Type == RuleTypeRollout && !b.sendRollout {
-		return d, Skipped, ReasonFlagDecisionNotSent
+		return d, record.Skipped, ReasonFlagDecisionNotSent
 	}
 	d.campaignID, d.experimentID = rule.CampaignID, rule.ID
 	d.variationID, d.numericVariation = v.ID, v.NumericID
@@ -206,31 +196,31 @@ func (b *Builder) resolveDecision(f *record.Fields) (decision, Verdict, string) 
 	if hasEnabled {
 		d.enabled = enabled.Bool()
 	}
-	return d, Built, ""
+	return d, record.Built, ""
 }
 
-func (b *Builder) appendConversion(dst []byte, f *record.Fields) ([]byte, Verdict, string) {
+func (b *Builder) appendConversion(dst []byte, f *record.Fields) ([]byte, record.Verdict, string) {
 	visitor, ok := f.Get(record.VisitorID)
 	if !ok || !isID(visitor) {
-		return dst, Dropped, ReasonMissingVisitorID
+		return dst, record.Dropped, ReasonMissingVisitorID
 	}
 	if f.Timestamp == 0 {
-		return dst, Dropped, ReasonMissingTimestamp
+		return dst, record.Dropped, ReasonMissingTimestamp
 	}
 	key := f.Str(record.EventKey)
 	if key == "" {
-		return dst, Dropped, ReasonMissingEventKey
+		return dst, record.Dropped, ReasonMissingEventKey
 	}
 	entityID, ok := b.df.Events[key]
 	if !ok {
-		return dst, Dropped, ReasonUnknownEventKey
+		return dst, record.Dropped, ReasonUnknownEventKey
 	}
 	revenue, hasRevenue := f.Get(record.Revenue)
 	if hasRevenue {
 		switch {
 		case revenue.Type() == pcommon.ValueTypeInt && abs(revenue.Int()) <= jsonw.MaxSafeInteger:
 		default:
-			return dst, Dropped, ReasonInvalidRevenue
+			return dst, record.Dropped, ReasonInvalidRevenue
 		}
 	}
 	value, hasValue := f.Get(record.Value)
@@ -242,10 +232,10 @@ func (b *Builder) appendConversion(dst []byte, f *record.Fields) ([]byte, Verdic
 		case pcommon.ValueTypeInt:
 			fvalue = float64(value.Int())
 		default:
-			return dst, Dropped, ReasonInvalidValue
+			return dst, record.Dropped, ReasonInvalidValue
 		}
 		if !jsonw.Finite(fvalue) {
-			return dst, Dropped, ReasonInvalidValue
+			return dst, record.Dropped, ReasonInvalidValue
 		}
 	}
 	dst = b.appendVisitorStart(dst, visitor, f)
@@ -270,7 +260,7 @@ func (b *Builder) appendConversion(dst []byte, f *record.Fields) ([]byte, Verdic
 		dst = jsonw.Map(dst, tags.Map(), 1)
 	}
 	dst = append(dst, "}]}]}"...)
-	return dst, Built, ""
+	return dst, record.Built, ""
 }
 
 // encodeDecisionParts encodes what an impression's JSON holds around the flag key,

@@ -12,16 +12,6 @@ import (
 	"github.com/experimentationexporter/experimentationexporter/internal/uuid5"
 )
 
-// Verdict is what became of a record.
-type Verdict = record.Verdict
-
-// Verdicts.
-const (
-	Built   = record.Built
-	Skipped = record.Skipped
-	Dropped = record.Dropped
-)
-
 // Skip and drop reasons.
 const (
 	ReasonNotAnEvent         = "not_an_event"
@@ -70,8 +60,8 @@ func NewBuilder(accountID int64, pushCustomDimensions bool) *Builder {
 }
 
 // Append appends the record's events to dst, one after the other, and the end offset
-// (in dst) of each to ends. On Skipped or Dropped dst and ends come back unchanged.
-func (b *Builder) Append(dst []byte, ends []int, f *record.Fields) ([]byte, []int, Verdict, string) {
+// (in dst) of each to ends. On record.Skipped or record.Dropped dst and ends come back unchanged.
+func (b *Builder) Append(dst []byte, ends []int, f *record.Fields) ([]byte, []int, record.Verdict, string) {
 	var eT byte
 	switch f.Kind {
 	case record.Impression:
@@ -79,27 +69,27 @@ func (b *Builder) Append(dst []byte, ends []int, f *record.Fields) ([]byte, []in
 	case record.Conversion:
 		eT = '2'
 	default:
-		return dst, ends, Skipped, ReasonNotAnEvent
+		return dst, ends, record.Skipped, ReasonNotAnEvent
 	}
 	visitor, ok := f.Get(record.VisitorID)
 	if !ok || !isID(visitor) {
-		return dst, ends, Dropped, ReasonMissingVisitorID
+		return dst, ends, record.Dropped, ReasonMissingVisitorID
 	}
 	if f.Timestamp == 0 {
-		return dst, ends, Dropped, ReasonMissingTimestamp
+		return dst, ends, record.Dropped, ReasonMissingTimestamp
 	}
 	campaign, ok := intID(f, record.CampaignID)
 	if !ok {
-		return dst, ends, Dropped, ReasonMissingCampaignID
+		return dst, ends, record.Dropped, ReasonMissingCampaignID
 	}
 	variation, ok := intID(f, record.VariationID)
 	if !ok {
-		return dst, ends, Dropped, ReasonMissingVariationID
+		return dst, ends, record.Dropped, ReasonMissingVariationID
 	}
 	var goal string
 	if eT == '2' {
 		if goal, ok = intID(f, record.GoalID); !ok {
-			return dst, ends, Dropped, ReasonMissingGoalID
+			return dst, ends, record.Dropped, ReasonMissingGoalID
 		}
 	}
 	revenue, hasRevenue := f.Get(record.Revenue)
@@ -108,10 +98,10 @@ func (b *Builder) Append(dst []byte, ends []int, f *record.Fields) ([]byte, []in
 		case pcommon.ValueTypeInt:
 		case pcommon.ValueTypeDouble:
 			if !jsonw.Finite(revenue.Double()) {
-				return dst, ends, Dropped, ReasonInvalidRevenue
+				return dst, ends, record.Dropped, ReasonInvalidRevenue
 			}
 		default:
-			return dst, ends, Dropped, ReasonInvalidRevenue
+			return dst, ends, record.Dropped, ReasonInvalidRevenue
 		}
 	}
 
@@ -164,7 +154,7 @@ func (b *Builder) Append(dst []byte, ends []int, f *record.Fields) ([]byte, []in
 			ends = append(ends, len(dst))
 		}
 	}
-	return dst, ends, Built, ""
+	return dst, ends, record.Built, ""
 }
 
 // intID returns a slot's value as JSON integer digits: an int, or a string of digits.

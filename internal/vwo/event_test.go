@@ -91,7 +91,7 @@ func TestGolden(t *testing.T) {
 	} {
 		t.Run(tt.golden, func(t *testing.T) {
 			dst, ends, v, reason := NewBuilder(12345, tt.push).Append(nil, nil, fieldsOf(tt.record))
-			require.Equal(t, Built, v, reason)
+			require.Equal(t, record.Built, v, reason)
 			got := eventsJSON(dst, ends)
 			path := filepath.Join("..", "..", "testdata", "golden", tt.golden)
 			if *update {
@@ -147,7 +147,7 @@ func TestDrops(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			prefix := []byte("kept")
 			dst, ends, v, reason := NewBuilder(12345, true).Append(prefix, []int{4}, fieldsOf(func(lr plog.LogRecord) { conversion(lr); tt.edit(lr) }))
-			assert.NotEqual(t, Built, v)
+			assert.NotEqual(t, record.Built, v)
 			assert.Equal(t, tt.reason, reason)
 			assert.Equal(t, "kept", string(dst))
 			assert.Equal(t, []int{4}, ends)
@@ -161,7 +161,7 @@ func TestStringIDsBecomeJSONNumbers(t *testing.T) {
 		lr.Attributes().PutStr("experiment.campaign.id", "007")
 		lr.Attributes().PutStr("experiment.variation.id", "00")
 	}))
-	require.Equal(t, Built, v)
+	require.Equal(t, record.Built, v)
 	var events []struct{ E, C int }
 	require.NoError(t, json.Unmarshal([]byte(eventsJSON(dst, ends)), &events), "found by FuzzConvert: \"e\":00 is not JSON")
 	assert.Equal(t, 7, events[0].E)
