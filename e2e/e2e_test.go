@@ -8,8 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,21 +25,39 @@ import (
 	"github.com/experimentationexporter/experimentationexporter/internal/harness"
 )
 
-func TestEndToEnd(t *testing.T) {
-	e := newEnv(t, options{batchSize: 50})
-	e.emit(0, 500, true)
-	uuids := e.waitEvents(1000, time.Minute)
-	assert.Len(t, uuids, 1000)
-	assert.Zero(t, duplicates(uuids), "every event exactly once")
-	st := e.api.Stats()
-	assert.Equal(t, 500, st.Impressions)
-	assert.Equal(t, 500, st.Conversions)
-
-	type event struct {
-		EntityID string `json:"entity_id"`
-		Key      string `json:"key"`
-		Revenue  *int   `json:"revenue"`
+// TestExampleConfigs checks that the shipped example configs pass the collector's validate.
+func TestExampleConfigs(t *testing.T) {
+	bin := binary(t)
+	for name, env := range map[string][]string{
+		"demo.yaml": {"OTLP_ENDPOINT=127.0.0.1:4318", "EVENTS_ENDPOINT=http://127.0.0.1:4380/v1/events",
+			"DATAFILE_PATH=" + repoPath(t, "testdata/datafile.json")},
+		"production.yaml": {"OPTIMIZELY_SDK_KEY=x"},
+	} {
+		cmd := exec.Command(bin, "validate", "--config", repoPath(t, "examples/"+name))
+		cmd.Env = append(os.Environ(), env...)
+		out, err := cmd.CombinedOutput()
+		assert.NoError(t, err, "%s: %s", name, out)
 	}
+}
+
+func TestEndToEnd(t *testing.T) {
+	const users = 500
+	e := newEnv(t, options{batchSize: 50})
+	e.emit(0, users, true)
+	uuids := e.waitEvents(2*users, time.Minute)
+	n, some := missing(uuids, wantIDs(0, users, true))
+	assert.Zero(t, n, "missing uuids, e.g. %v", some)
+	assert.Len(t, uuids, 2*users, "no uuid the app did not send")
+	for id, c := range uuids {
+		if c != 1 {
+			t.Errorf("uuid %s arrived %d times", id, c)
+		}
+	}
+	st := e.api.Stats()
+	assert.Equal(t, users, st.Impressions)
+	assert.Equal(t, users, st.Conversions)
+	assert.Zero(t, st.Rejected)
+
 	type batch struct {
 		AccountID string `json:"account_id"`
 		Revision  string `json:"revision"`
@@ -45,10 +67,15 @@ func TestEndToEnd(t *testing.T) {
 				Decisions []struct {
 					CampaignID string `json:"campaign_id"`
 					Metadata   struct {
+						FlagKey      string `json:"flag_key"`
 						VariationKey string `json:"variation_key"`
 					} `json:"metadata"`
 				} `json:"decisions"`
-				Events []event `json:"events"`
+				Events []struct {
+					UUID    string `json:"uuid"`
+					Key     string `json:"key"`
+					Revenue *int   `json:"revenue"`
+				} `json:"events"`
 			} `json:"snapshots"`
 		} `json:"visitors"`
 	}
@@ -58,93 +85,150 @@ func TestEndToEnd(t *testing.T) {
 		require.NoError(t, json.Unmarshal(r.Body, &b))
 		assert.Equal(t, "21537940595", b.AccountID)
 		assert.Equal(t, "131", b.Revision)
-		assert.LessOrEqual(t, len(b.Visitors), 50)
+		assert.LessOrEqual(t, len(b.Visitors), 50, "batch_size 50")
 		for _, v := range b.Visitors {
 			i, err := strconv.Atoi(strings.TrimPrefix(v.ID, "user-"))
-			require.NoError(t, err)
+			require.NoError(t, err, v.ID)
+			require.Len(t, v.Snapshots, 1)
 			s := v.Snapshots[0]
-			if len(s.Decisions) == 1 {
+			require.Len(t, s.Events, 1)
+			if len(s.Decisions) == 1 { // an impression
 				assert.Equal(t, "9300000005001", s.Decisions[0].CampaignID)
-				assert.Equal(t, harness.Variation(i), s.Decisions[0].Metadata.VariationKey)
-			} else {
-				require.NotNil(t, s.Events[0].Revenue)
+				assert.Equal(t, "checkout_redesign", s.Decisions[0].Metadata.FlagKey)
+				assert.Equal(t, harness.Variation(i), s.Decisions[0].Metadata.VariationKey, "user %d", i)
+				assert.Equal(t, harness.ImpressionID(i), s.Events[0].UUID)
+			} else { // a conversion
 				assert.Equal(t, "purchase", s.Events[0].Key)
-				assert.Equal(t, 1000+i, *s.Events[0].Revenue)
+				if assert.NotNil(t, s.Events[0].Revenue) {
+					assert.Equal(t, 1000+i, *s.Events[0].Revenue, "user %d", i)
+				}
+				assert.Equal(t, harness.ConversionID(i), s.Events[0].UUID)
 			}
 			checked++
 		}
 	}
-	assert.Equal(t, 1000, checked)
+	assert.Equal(t, 2*users, checked)
 }
 
+// TestCrashWithPersistentQueue kills the collector with SIGKILL twice: first while the
+// events API is down and the whole burst sits in the file_storage queue, then while the
+// queue is being delivered. After the last restart every event arrives; a duplicate is
+// only ever the same uuid again (removed by the Event API's dedup).
 func TestCrashWithPersistentQueue(t *testing.T) {
+	const users = 2500 // an impression and a conversion each: 5000 events
 	e := newEnv(t, options{batchSize: 100, persistent: true})
-	var down atomic.Bool
-	down.Store(true)
+	const (
+		down = iota
+		slow
+		up
+	)
+	var mode atomic.Int32 // starts down
 	e.api.SetFault(func(*http.Request, []byte) *eventsapi.Step {
-		if down.Load() {
+		switch mode.Load() {
+		case down:
 			return &eventsapi.Step{Status: http.StatusServiceUnavailable}
+		case slow: // accepted after a delay, so a kill finds requests in flight
+			return &eventsapi.Step{Delay: 100 * time.Millisecond}
 		}
 		return nil
 	})
-	e.emit(0, 2500, true) // 5000 events, accepted by the collector into its file_storage queue
+	e.emit(0, users, true) // returns when the collector acknowledged every OTLP request
 	time.Sleep(500 * time.Millisecond)
-	require.NoError(t, e.collector.Kill()) // kill -9 mid-stream: nothing was delivered yet
-	assert.Zero(t, e.api.Stats().Accepted)
+	require.NoError(t, e.collector.Kill()) // kill -9 while retrying 503s
+	st := e.api.Stats()
+	require.Zero(t, st.Accepted)
+	require.NotZero(t, st.Rejected, "the exporter tried to send before the kill")
 
-	require.NoError(t, e.collector.Start(30*time.Second)) // same config, same queue directory
-	down.Store(false)
-	uuids := e.waitEvents(5000, 2*time.Minute)
-	assert.Len(t, uuids, 5000)
-	t.Logf("duplicates after kill -9 (same uuid, removed by the Event API's dedup): %d", duplicates(uuids))
+	// Restart on the same queue directory; the API accepts slowly; kill -9 mid-delivery.
+	mode.Store(slow)
+	require.NoError(t, e.collector.Start(30*time.Second))
+	harness.WaitFor(context.Background(), time.Minute, func() bool { return len(e.api.UUIDs()) >= 1500 })
+	require.NoError(t, e.collector.Kill())
+	delivered := len(e.api.UUIDs())
+	t.Logf("second kill -9 after %d of %d events were delivered", delivered, 2*users)
+	if delivered == 2*users {
+		t.Log("everything was delivered before the second kill; it did not hit the queue mid-stream")
+	}
+
+	// Restart again; the API is healthy.
+	mode.Store(up)
+	require.NoError(t, e.collector.Start(30*time.Second))
+	uuids := e.waitEvents(2*users, 2*time.Minute)
+	n, some := missing(uuids, wantIDs(0, users, true))
+	assert.Zero(t, n, "lost events, e.g. %v", some)
+	assert.Len(t, uuids, 2*users, "no uuid the app did not send")
+	t.Logf("duplicates after two kill -9 (same uuid, removed by the Event API's dedup): %d", duplicates(uuids))
 }
 
+// TestOutageRecovery holds a burst in the in-memory queue while the API answers 503, then
+// delivers it when the API recovers, with the collector's memory bounded by the queue.
 func TestOutageRecovery(t *testing.T) {
-	e := newEnv(t, options{batchSize: 100})
-	recoverAt := time.Now().Add(3 * time.Second)
+	const (
+		users     = 10000 // 20,000 events
+		queueSize = 100000
+		outage    = 3 * time.Second
+	)
+	e := newEnv(t, options{batchSize: 100, queueSize: queueSize})
+	recoverAt := time.Now().Add(outage)
 	e.api.SetFault(func(*http.Request, []byte) *eventsapi.Step {
 		if time.Now().Before(recoverAt) {
 			return &eventsapi.Step{Status: http.StatusServiceUnavailable}
 		}
 		return nil
 	})
-	var peak int64
+	var peak atomic.Int64
 	stop := make(chan struct{})
-	go func() {
+	var wg sync.WaitGroup
+	wg.Go(func() {
 		for {
+			if _, rss, err := harness.ProcStats(e.collector.Pid()); err == nil && rss > peak.Load() {
+				peak.Store(rss)
+			}
 			select {
 			case <-stop:
 				return
-			case <-time.After(100 * time.Millisecond):
-				if _, rss, err := harness.ProcStats(e.collector.Pid()); err == nil && rss > peak {
-					peak = rss
-				}
+			case <-time.After(50 * time.Millisecond):
 			}
 		}
-	}()
-	e.emit(0, 10000, true) // 20,000 events during the outage
-	uuids := e.waitEvents(20000, 2*time.Minute)
+	})
+	took := e.emit(0, users, true)
+	t.Logf("emitted %d events in %s (outage: %s)", 2*users, took.Round(time.Millisecond), outage)
+	uuids := e.waitEvents(2*users, 2*time.Minute)
 	close(stop)
-	assert.Len(t, uuids, 20000)
-	assert.Zero(t, duplicates(uuids))
-	t.Logf("collector peak RSS during the outage: %d MiB", peak/1024)
-	// queue_size 100000 events of ~1 KiB bound the queue near 100 MiB.
-	assert.Less(t, peak/1024, int64(500))
+	wg.Wait()
+	st := e.api.Stats()
+	assert.NotZero(t, st.Rejected, "the outage was seen")
+	n, some := missing(uuids, wantIDs(0, users, true))
+	assert.Zero(t, n, "lost events, e.g. %v", some)
+	assert.Zero(t, duplicates(uuids), "503 answers accept nothing, so nothing is sent twice")
+	peakMiB := peak.Load() / 1024
+	// Generous: a full queue of encoded events (~1 KiB each) plus 2 KiB of overhead per
+	// event, on top of a 128 MiB baseline.
+	bound := int64(128 + queueSize*3/1024)
+	t.Logf("collector peak RSS while holding the queue: %d MiB (bound %d MiB); %d requests, %d rejected",
+		peakMiB, bound, st.Requests, st.Rejected)
+	assert.Less(t, peakMiB, bound)
 }
 
+// TestBurst sends 200,000 events as fast as the SDK client emits them.
 func TestBurst(t *testing.T) {
+	const users = 200000
 	for _, size := range []int{10, 500} {
 		t.Run(fmt.Sprintf("batch_size=%d", size), func(t *testing.T) {
-			o := options{batchSize: size}
-			if size == 10 {
-				o.consumers = 32 // 20,000 requests: more in flight
-			}
-			e := newEnv(t, o)
+			// The default 10 consumers: at batch_size 10 this is 20,000 requests, which
+			// take ~6 s on 2 cores, the client's emission being most of it.
+			e := newEnv(t, options{batchSize: size})
 			start := time.Now()
-			e.emit(0, 200000, false)
-			uuids := e.waitEvents(200000, 5*time.Minute)
-			assert.Len(t, uuids, 200000, "nothing of the burst is lost")
-			t.Logf("batch_size %d: 200000 events in %s (%d requests)", size, time.Since(start).Round(time.Millisecond), e.api.Stats().Accepted)
+			emitted := e.emit(0, users, false)
+			uuids := e.waitEvents(users, 5*time.Minute)
+			took := time.Since(start)
+			n, some := missing(uuids, wantIDs(0, users, false))
+			assert.Zero(t, n, "lost events, e.g. %v", some)
+			assert.Len(t, uuids, users)
+			st := e.api.Stats()
+			t.Logf("batch_size %d: %d events emitted in %s, all delivered in %s (%.0f events/s), %d requests, %d duplicates",
+				size, users, emitted.Round(time.Millisecond), took.Round(time.Millisecond),
+				float64(users)/took.Seconds(), st.Accepted, duplicates(uuids))
 		})
 	}
 }
@@ -160,10 +244,11 @@ func TestMetricsEndpoint(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		em.Impression(ctx, i, now)
 	}
-	em.Invalid(ctx, now)
+	em.Conversion(ctx, 0, now)
+	em.Invalid(ctx, now) // unknown flag
 	em.Plain(ctx, "not an event")
 	require.NoError(t, em.Shutdown(ctx))
-	e.waitEvents(20, time.Minute)
+	e.waitEvents(21, time.Minute)
 
 	var body string
 	require.True(t, harness.WaitFor(ctx, 30*time.Second, func() bool {
@@ -174,24 +259,42 @@ func TestMetricsEndpoint(t *testing.T) {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		body = string(b)
-		return strings.Contains(body, "otelcol_exporter_experimentation_requests")
-	}), "metrics endpoint")
-	// Names as the collector's Prometheus endpoint shows them (counters without _total).
-	var missing []string
-	for _, want := range []string{
-		`otelcol_exporter_experimentation_events_built{event_type="impression"} 20`,
-		`otelcol_exporter_experimentation_events_dropped{reason="unknown_flag"} 1`,
-		`otelcol_exporter_experimentation_records_skipped{reason="not_an_event"} 1`,
-		`otelcol_exporter_experimentation_requests{status_class="2xx"}`,
-		`otelcol_exporter_experimentation_request_bytes_bucket`,
-		`otelcol_exporter_experimentation_request_events_sum 20`,
-	} {
-		if !strings.Contains(body, want) {
-			missing = append(missing, want)
+		return strings.Contains(body, `otelcol_exporter_experimentation_request_events_sum`) &&
+			strings.Contains(body, `otelcol_exporter_experimentation_request_events_count 3`)
+	}), "metrics endpoint with 3 requests recorded:\n%s", body)
+
+	var lines []string
+	for _, l := range strings.Split(body, "\n") {
+		if strings.Contains(l, "experimentation") && !strings.HasPrefix(l, "# HELP") {
+			lines = append(lines, l)
 		}
 	}
-	assert.Empty(t, missing)
+	sort.Strings(lines)
+	t.Logf("the exporter's metrics on /metrics:\n%s", strings.Join(lines, "\n"))
+
+	// The names the collector's Prometheus endpoint shows. The collector configures its
+	// Prometheus exporter without type and unit suffixes, so counters have no _total and
+	// request_bytes no _bytes/_By.
+	var miss []string
+	for _, want := range []string{
+		`otelcol_exporter_experimentation_events_built{event_type="impression"} 20`,
+		`otelcol_exporter_experimentation_events_built{event_type="conversion"} 1`,
+		`otelcol_exporter_experimentation_events_dropped{reason="unknown_flag"} 1`,
+		`otelcol_exporter_experimentation_records_skipped{reason="not_an_event"} 1`,
+		`otelcol_exporter_experimentation_requests{status_class="2xx"} 3`,
+		`otelcol_exporter_experimentation_request_bytes_bucket{le="1024"}`,
+		`otelcol_exporter_experimentation_request_bytes_sum`,
+		`otelcol_exporter_experimentation_request_bytes_count 3`,
+		`otelcol_exporter_experimentation_request_events_bucket{le="10"} 3`,
+		`otelcol_exporter_experimentation_request_events_sum 21`,
+		`otelcol_exporter_experimentation_request_events_count 3`,
+	} {
+		if !strings.Contains(body, want) {
+			miss = append(miss, want)
+		}
+	}
+	assert.Empty(t, miss, "not on /metrics")
 	if t.Failed() {
-		t.Logf("metrics:\n%s", body)
+		t.Logf("/metrics:\n%s", body)
 	}
 }

@@ -1,7 +1,10 @@
 //go:build e2e
 
 // Package e2e runs the collector built with ocb (make collector) against the Event API
-// replica, fed by a real OTLP client.
+// replica, fed by a real OTLP client (the OpenTelemetry Go SDK). Every test writes its
+// own collector config with free ports into t.TempDir().
+//
+//	go test -count=1 -timeout 20m -tags e2e ./e2e/... -collector=$PWD/_build/otelcol-experimentation
 package e2e
 
 import (
@@ -21,9 +24,12 @@ import (
 	"github.com/experimentationexporter/experimentationexporter/internal/harness"
 )
 
-var collectorBin = flag.String("collector", "", "path to the collector built with ocb")
+var (
+	collectorBin = flag.String("collector", "", "path to the collector built with ocb; the tests skip without it")
+	collectorLog = flag.Bool("collector-log", false, "log the tail of the collector's output even when a test passes")
+)
 
-// env is one test's replica, collector and OTLP client.
+// env is one test's replica, collector and OTLP endpoint.
 type env struct {
 	t         *testing.T
 	api       *eventsapi.Server
@@ -32,30 +38,40 @@ type env struct {
 	dir       string
 }
 
-// options of the collector config a test needs.
+// options of the collector config a test needs; zero values take the defaults below.
 type options struct {
 	batchSize     int
-	flushInterval string
-	persistent    bool
-	consumers     int
-	queueSize     int
-	metricsPort   int
+	flushInterval string // default 200ms
+	persistent    bool   // sending_queue on the file_storage extension
+	consumers     int    // default 10 (the exporter's default)
+	queueSize     int    // default 100000 (the exporter's default)
+	metricsPort   int    // Prometheus reader of the collector's own telemetry
 }
 
-func datafilePath(t *testing.T) string {
-	p, err := filepath.Abs("../testdata/datafile.json")
-	require.NoError(t, err)
-	return p
-}
-
-func newEnv(t *testing.T, o options) *env {
+// binary returns the collector binary, or skips the test.
+func binary(t *testing.T) string {
 	t.Helper()
 	if *collectorBin == "" {
-		t.Skip("-collector not set")
+		t.Skip("-collector not set (make e2e builds the collector and sets it)")
 	}
 	if _, err := os.Stat(*collectorBin); err != nil {
 		t.Skipf("collector binary: %v", err)
 	}
+	return *collectorBin
+}
+
+func repoPath(t *testing.T, rel string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("..", rel))
+	require.NoError(t, err)
+	return p
+}
+
+// newEnv starts the replica and a collector configured by o. Both stop at the end of
+// the test; a failed test logs the tail of the collector's output.
+func newEnv(t *testing.T, o options) *env {
+	t.Helper()
+	bin := binary(t)
 	api := eventsapi.New(eventsapi.Options{})
 	url, err := api.Start("127.0.0.1:0")
 	require.NoError(t, err)
@@ -76,8 +92,9 @@ func newEnv(t *testing.T, o options) *env {
 	var b strings.Builder
 	fmt.Fprintf(&b, "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: %s\n", e.otlp)
 	if o.persistent {
-		fmt.Fprintf(&b, "extensions:\n  file_storage:\n    directory: %s\n", filepath.Join(e.dir, "queue"))
-		require.NoError(t, os.MkdirAll(filepath.Join(e.dir, "queue"), 0o700))
+		queueDir := filepath.Join(e.dir, "queue")
+		require.NoError(t, os.MkdirAll(queueDir, 0o700))
+		fmt.Fprintf(&b, "extensions:\n  file_storage:\n    directory: %s\n", queueDir)
 	}
 	fmt.Fprintf(&b, `exporters:
   experimentation:
@@ -89,7 +106,7 @@ func newEnv(t *testing.T, o options) *env {
     sending_queue:
       num_consumers: %d
       queue_size: %d
-`, url, o.batchSize, o.flushInterval, datafilePath(t), o.consumers, o.queueSize)
+`, url, o.batchSize, o.flushInterval, repoPath(t, "testdata/datafile.json"), o.consumers, o.queueSize)
 	if o.persistent {
 		b.WriteString("      storage: file_storage\n")
 	}
@@ -105,12 +122,14 @@ func newEnv(t *testing.T, o options) *env {
 	b.WriteString("  pipelines:\n    logs:\n      receivers: [otlp]\n      exporters: [experimentation]\n")
 	cfgPath, err := harness.WriteConfig(e.dir, b.String())
 	require.NoError(t, err)
-	e.collector = &harness.Collector{Binary: *collectorBin, ConfigPath: cfgPath, OTLPPort: port}
+	e.collector = &harness.Collector{Binary: bin, ConfigPath: cfgPath, OTLPPort: port}
 	require.NoError(t, e.collector.Start(30*time.Second))
 	t.Cleanup(func() {
-		_ = e.collector.Stop(40 * time.Second)
-		if t.Failed() {
-			t.Logf("collector output:\n%s", tail(e.collector.Output(), 4000))
+		if err := e.collector.Stop(40 * time.Second); err != nil {
+			t.Errorf("stopping the collector: %v", err)
+		}
+		if t.Failed() || *collectorLog {
+			t.Logf("collector output (tail):\n%s", tail(e.collector.Output(), 4000))
 		}
 	})
 	return e
@@ -123,26 +142,50 @@ func tail(s string, n int) string {
 	return s
 }
 
-// emit sends impressions and conversions for users [from, to) and flushes the client.
-func (e *env) emit(from, to int, conversions bool) {
+// emit sends impressions (and conversions) for users [from, to) plus a few ordinary log
+// lines, and flushes the client: when it returns, the collector has answered every
+// OTLP request with success.
+func (e *env) emit(from, to int, conversions bool) time.Duration {
 	e.t.Helper()
 	ctx := context.Background()
-	em, err := harness.NewEmitter(ctx, e.otlp, 2*(to-from)+16)
+	records := to - from
+	if conversions {
+		records *= 2
+	}
+	em, err := harness.NewEmitter(ctx, e.otlp, records+1024)
 	require.NoError(e.t, err)
-	at := time.Now()
+	start := time.Now()
+	at := start
 	for i := from; i < to; i++ {
 		em.Impression(ctx, i, at)
 		if conversions {
 			em.Conversion(ctx, i, at)
 		}
+		if i%1000 == 0 {
+			em.Plain(ctx, "GET /cart 200 12ms")
+		}
 	}
-	em.Plain(ctx, "GET /cart 200")
+	em.Plain(ctx, "POST /checkout 201 40ms")
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	require.NoError(e.t, em.Shutdown(sctx))
+	return time.Since(start)
 }
 
-// waitEvents waits until the replica accepted n distinct event uuids.
+// wantIDs returns the uuids of the events emit(from, to, conversions) sends.
+func wantIDs(from, to int, conversions bool) []string {
+	var ids []string
+	for i := from; i < to; i++ {
+		ids = append(ids, harness.ImpressionID(i))
+		if conversions {
+			ids = append(ids, harness.ConversionID(i))
+		}
+	}
+	return ids
+}
+
+// waitEvents waits until the replica accepted n distinct event uuids and returns the
+// count of each.
 func (e *env) waitEvents(n int, timeout time.Duration) map[string]int {
 	e.t.Helper()
 	var uuids map[string]int
@@ -153,16 +196,32 @@ func (e *env) waitEvents(n int, timeout time.Duration) map[string]int {
 	if !ok {
 		for _, r := range e.api.Requests() {
 			if !r.Accepted() {
-				e.t.Logf("rejected request: %d %s", r.Status, r.Error)
+				e.t.Logf("a rejected request: %d %s", r.Status, r.Error)
 				break
 			}
 		}
 		e.t.Logf("stats: %+v", e.api.Stats())
 	}
-	require.True(e.t, ok, "the events API received %d of %d events", len(uuids), n)
+	require.True(e.t, ok, "the events API received %d of %d events within %s", len(uuids), n, timeout)
 	return uuids
 }
 
+// missing lists the wanted uuids that never arrived (at most 10) and counts them.
+func missing(uuids map[string]int, want []string) (int, []string) {
+	n := 0
+	var some []string
+	for _, id := range want {
+		if uuids[id] == 0 {
+			n++
+			if len(some) < 10 {
+				some = append(some, id)
+			}
+		}
+	}
+	return n, some
+}
+
+// duplicates counts deliveries beyond the first of each uuid.
 func duplicates(uuids map[string]int) int {
 	d := 0
 	for _, c := range uuids {

@@ -1,7 +1,9 @@
-// Command demo runs the main job on one machine: the Event API replica, the collector
+// Command demo runs the whole path on one machine: the Event API replica, the collector
 // built with ocb, and an application instrumented with the OpenTelemetry Go SDK that
-// emits impressions and conversions for a few hundred users. It prints what the API
-// received and exits non-zero if anything is missing.
+// emits impressions and conversions for a few hundred users and some ordinary log lines.
+// It prints what the API received and exits non-zero if anything is missing.
+//
+//	go run ./cmd/demo -collector _build/otelcol-experimentation -config examples/demo.yaml
 package main
 
 import (
@@ -18,17 +20,26 @@ import (
 )
 
 func main() {
-	collector := flag.String("collector", "_build/otelcol-experimentation", "collector binary built with ocb")
-	config := flag.String("config", "examples/demo.yaml", "collector config")
+	collector := flag.String("collector", "_build/otelcol-experimentation", "collector binary built with ocb (make collector)")
+	config := flag.String("config", "examples/demo.yaml", "collector config; it reads OTLP_ENDPOINT, EVENTS_ENDPOINT and DATAFILE_PATH")
+	datafile := flag.String("datafile", "testdata/datafile.json", "Optimizely datafile the collector resolves events against")
 	users := flag.Int("users", 300, "demo users: one impression each, a conversion for every third")
+	wait := flag.Duration("wait", 60*time.Second, "longest wait for the events to arrive")
 	flag.Parse()
-	if err := run(*collector, *config, *users); err != nil {
+	if err := run(*collector, *config, *datafile, *users, *wait); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(collector, config string, users int) error {
+func run(collector, config, datafile string, users int, wait time.Duration) error {
+	if _, err := os.Stat(collector); err != nil {
+		return fmt.Errorf("collector binary (build it with make collector): %w", err)
+	}
+	datafile, err := filepath.Abs(datafile)
+	if err != nil {
+		return err
+	}
 	api := eventsapi.New(eventsapi.Options{})
 	apiURL, err := api.Start("127.0.0.1:0")
 	if err != nil {
@@ -39,52 +50,81 @@ func run(collector, config string, users int) error {
 	if err != nil {
 		return err
 	}
-	datafile, _ := filepath.Abs("testdata/datafile.json")
 	otlp := "127.0.0.1:" + strconv.Itoa(port)
 	col := &harness.Collector{Binary: collector, ConfigPath: config, OTLPPort: port, Env: []string{
-		"OTLP_ENDPOINT=" + otlp, "EVENTS_ENDPOINT=" + apiURL + "/v1/events", "DATAFILE_PATH=" + datafile,
+		"OTLP_ENDPOINT=" + otlp, "EVENTS_ENDPOINT=" + apiURL + eventsapi.OptimizelyPath, "DATAFILE_PATH=" + datafile,
 	}}
-	fmt.Printf("Event API replica on %s; starting the collector (OTLP/HTTP on %s)\n", apiURL, otlp)
+	fmt.Printf("Event API replica on %s; collector %s with %s, OTLP/HTTP on %s\n", apiURL, collector, config, otlp)
 	if err := col.Start(30 * time.Second); err != nil {
 		return err
 	}
 	defer col.Stop(30 * time.Second)
 
+	// The demo application: what an app with OpenFeature's OpenTelemetry hook emits.
 	ctx := context.Background()
-	app, err := harness.NewEmitter(ctx, otlp, 4*users+16)
+	app, err := harness.NewEmitter(ctx, otlp, 2*users+64)
 	if err != nil {
 		return err
 	}
 	now := time.Now()
-	conversions := 0
+	conversions, plain := 0, 0
 	for i := 0; i < users; i++ {
 		app.Impression(ctx, i, now)
 		if i%3 == 0 {
 			app.Conversion(ctx, i, now.Add(time.Second))
 			conversions++
 		}
+		if i%100 == 0 {
+			app.Plain(ctx, "GET /cart/"+harness.UserID(i)+" 200 12ms")
+			plain++
+		}
 	}
-	app.Plain(ctx, "GET /cart 200 12ms")
-	if err := app.Shutdown(ctx); err != nil {
+	app.Plain(ctx, "POST /checkout 201 40ms")
+	plain++
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := app.Shutdown(sctx); err != nil { // flushes every record to the collector
 		return fmt.Errorf("demo app: %w", err)
 	}
-	fmt.Printf("demo app emitted %d impressions, %d conversions and 1 ordinary log line\n", users, conversions)
+	fmt.Printf("demo app emitted %d impressions, %d conversions and %d ordinary log lines\n", users, conversions, plain)
 
-	want := users + conversions
-	harness.WaitFor(ctx, 60*time.Second, func() bool { return len(api.UUIDs()) >= want })
+	start := time.Now()
+	arrived := harness.WaitFor(ctx, wait, func() bool {
+		st := api.Stats()
+		return st.Impressions >= users && st.Conversions >= conversions
+	})
+	if arrived {
+		fmt.Printf("all events arrived %s after the app's flush; stopping the collector (SIGTERM)\n", time.Since(start).Round(time.Millisecond))
+	} else {
+		fmt.Printf("waited %s; stopping the collector (SIGTERM)\n", wait)
+	}
 	if err := col.Stop(30 * time.Second); err != nil {
 		return err
 	}
+
 	st, uuids := api.Stats(), api.UUIDs()
 	dups := 0
 	for _, c := range uuids {
 		dups += c - 1
 	}
-	fmt.Printf("Event API received: %d requests (%d accepted), %d impressions, %d conversions, %d bytes, %d duplicates\n",
-		st.Requests, st.Accepted, st.Impressions, st.Conversions, st.Bytes, dups)
-	if st.Impressions != users || st.Conversions != conversions {
-		return fmt.Errorf("missing events: want %d impressions and %d conversions", users, conversions)
+	fmt.Printf("Event API received:\n")
+	fmt.Printf("  requests     %d (%d accepted, %d rejected)\n", st.Requests, st.Accepted, st.Rejected)
+	fmt.Printf("  impressions  %d of %d\n", st.Impressions, users)
+	fmt.Printf("  conversions  %d of %d\n", st.Conversions, conversions)
+	fmt.Printf("  bytes        %d\n", st.Bytes)
+	fmt.Printf("  duplicates   %d\n", dups)
+	if st.Impressions < users || st.Conversions < conversions {
+		fmt.Fprintf(os.Stderr, "collector output:\n%s\n", tail(col.Output(), 4000))
+		return fmt.Errorf("missing events: %d of %d impressions and %d of %d conversions arrived",
+			st.Impressions, users, st.Conversions, conversions)
 	}
 	fmt.Println("every event arrived")
 	return nil
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }

@@ -54,6 +54,12 @@ func Variation(i int) string {
 // UserID names demo user i.
 func UserID(i int) string { return "user-" + strconv.Itoa(i) }
 
+// ImpressionID is the event.id (a UUID, so also the event's uuid) of user i's impression.
+func ImpressionID(i int) string { return fmt.Sprintf("00000000-0000-4000-8000-%012d", i) }
+
+// ConversionID is the event.id (and uuid) of user i's conversion.
+func ConversionID(i int) string { return fmt.Sprintf("00000000-0000-4000-9000-%012d", i) }
+
 // Impression emits a feature_flag.evaluation record for user i, as OpenFeature's hook does.
 func (e *Emitter) Impression(ctx context.Context, i int, at time.Time) {
 	var r log.Record
@@ -65,7 +71,7 @@ func (e *Emitter) Impression(ctx context.Context, i int, at time.Time) {
 		attribute.String("feature_flag.context.id", UserID(i)),
 		attribute.String("experiment.rule.key", "checkout_redesign_ab"),
 		attribute.String("experiment.rule.type", "feature-test"),
-		attribute.String("event.id", fmt.Sprintf("00000000-0000-4000-8000-%012d", i)),
+		attribute.String("event.id", ImpressionID(i)),
 		attribute.String("user_agent.original", "demo-app/1.0"),
 		attribute.Map("experiment.visitor.attributes", attribute.String("plan", "pro"), attribute.Bool("is_beta", i%3 == 0)),
 	)
@@ -81,7 +87,7 @@ func (e *Emitter) Conversion(ctx context.Context, i int, at time.Time) {
 		attribute.String("user.id", UserID(i)),
 		attribute.String("experiment.event.key", "purchase"),
 		attribute.Int64("experiment.revenue", int64(1000+i)),
-		attribute.String("event.id", fmt.Sprintf("00000000-0000-4000-9000-%012d", i)),
+		attribute.String("event.id", ConversionID(i)),
 		attribute.Map("experiment.tags", attribute.String("category", "shoes")),
 	)
 	e.logger.Emit(ctx, r)
@@ -98,18 +104,26 @@ func (e *Emitter) Plain(ctx context.Context, msg string) {
 // Shutdown flushes everything emitted so far to the collector.
 func (e *Emitter) Shutdown(ctx context.Context) error { return e.provider.Shutdown(ctx) }
 
+// Record emits a record with the given event name (none if empty), timestamp and
+// attributes: for records the typed helpers do not cover, such as invalid ones.
+func (e *Emitter) Record(ctx context.Context, eventName string, at time.Time, attrs ...attribute.KeyValue) {
+	var r log.Record
+	if eventName != "" {
+		r.SetEventName(eventName)
+	}
+	r.SetTimestamp(at)
+	r.AddAttributes(attrs...)
+	e.logger.Emit(ctx, r)
+}
+
 // Invalid emits an impression of a flag the datafile does not know: dropped as unknown_flag.
 func (e *Emitter) Invalid(ctx context.Context, at time.Time) {
-	var r log.Record
-	r.SetEventName("feature_flag.evaluation")
-	r.SetTimestamp(at)
-	r.AddAttributes(
+	e.Record(ctx, "feature_flag.evaluation", at,
 		attribute.String("feature_flag.key", "no_such_flag"),
 		attribute.String("feature_flag.result.variant", "on"),
 		attribute.String("feature_flag.context.id", "user-x"),
 		attribute.String("experiment.rule.key", "no_such_rule"),
 	)
-	e.logger.Emit(ctx, r)
 }
 
 // RawImpressions encodes impressions for users [from, to) as one OTLP/HTTP protobuf
