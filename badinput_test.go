@@ -115,4 +115,5 @@ func TestDropWarningsAreRateLimited(t *testing.T) {
 	warnings := logs.FilterField(zap.String("reason", "unknown_flag")).All()
 	require.Len(t, warnings, 1, "one warning per reason and interval, not one per record")
 	assert.Equal(t, int64(1), warnings[0].ContextMap()["events"].(int64))
+	assert.Equal(t, "no_such_flag", warnings[0].ContextMap()["example_flag_key"], "the warning names what to fix")
 }

@@ -8,6 +8,7 @@ import (
 
 	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.uber.org/zap"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
 )
@@ -27,16 +28,29 @@ type reasonCount struct {
 	reason  string
 	dropped bool
 	n       int
+	// example names the keys of the first dropped record, so the warning says what to fix.
+	example []zap.Field
 }
 
-func (t *tally) add(reason string, dropped bool) {
+func (t *tally) add(reason string, dropped bool, f *record.Fields) {
 	for i := range t.reasons {
 		if t.reasons[i].reason == reason && t.reasons[i].dropped == dropped {
 			t.reasons[i].n++
 			return
 		}
 	}
-	t.reasons = append(t.reasons, reasonCount{reason: reason, dropped: dropped, n: 1})
+	rc := reasonCount{reason: reason, dropped: dropped, n: 1}
+	if dropped && f != nil {
+		for _, k := range []struct {
+			name string
+			slot record.Slot
+		}{{"flag_key", record.FlagKey}, {"rule_key", record.RuleKey}, {"variation_key", record.VariationKey}, {"event_key", record.EventKey}} {
+			if v, ok := f.Get(k.slot); ok {
+				rc.example = append(rc.example, zap.String("example_"+k.name, v.AsString()))
+			}
+		}
+	}
+	t.reasons = append(t.reasons, rc)
 }
 
 func (e *experimentationExporter) report(ctx context.Context, t *tally) {
@@ -45,7 +59,7 @@ func (e *experimentationExporter) report(ctx context.Context, t *tally) {
 	e.obs.built(ctx, "custom_dimension", t.extra)
 	for _, r := range t.reasons {
 		if r.dropped {
-			e.obs.dropped(ctx, r.reason, r.n, "Dropping experimentation records that cannot become valid events.")
+			e.obs.dropped(ctx, r.reason, r.n, "Dropping experimentation records that cannot become valid events.", r.example...)
 		} else {
 			e.obs.skipped(ctx, r.reason, r.n)
 		}
@@ -82,12 +96,12 @@ func (e *experimentationExporter) buildInto(b *eventBatch, ld plog.Logs, build b
 			for k := 0; k < lrs.Len(); k++ {
 				e.reader.Read(lrs.At(k), &f)
 				if f.Kind == record.Other {
-					t.add("not_an_event", false)
+					t.add("not_an_event", false, nil)
 					continue
 				}
 				n, reason, dropped := build(b, &f)
 				if n == 0 {
-					t.add(reason, dropped)
+					t.add(reason, dropped, &f)
 					continue
 				}
 				if f.Kind == record.Impression {
@@ -117,7 +131,7 @@ func (e *experimentationExporter) pendingBatch(ctx context.Context, ld plog.Logs
 				lr := sl.LogRecords().At(k)
 				e.reader.Read(lr, &f)
 				if f.Kind == record.Other {
-					t.add("not_an_event", false)
+					t.add("not_an_event", false, nil)
 					continue
 				}
 				one := plog.NewLogs()
@@ -151,7 +165,7 @@ func (e *experimentationExporter) resolvePending(ctx context.Context, p *eventBa
 	for i := range p.ends {
 		ld, err := unmarshaler.UnmarshalLogs(p.event(i))
 		if err != nil {
-			t.add("corrupt_pending_record", true)
+			t.add("corrupt_pending_record", true, nil)
 			continue
 		}
 		e.buildInto(b, ld, build, &t)
