@@ -23,6 +23,17 @@ type batchContext struct {
 	suffix []byte
 }
 
+// pendingKey is the context key of batches of raw records kept until the destination can
+// build events (no datafile yet).
+const pendingKey = "pending"
+
+// pendingContext marks such batches; it is matched by key, never by pointer, because a
+// batch read back from a persistent queue carries a new context.
+var pendingContext = &batchContext{key: pendingKey}
+
+// pending reports whether the batch holds raw records rather than built events.
+func (c *batchContext) pending() bool { return c.key == pendingKey }
+
 // eventBatch is the exporterhelper request: events already encoded as JSON, laid end
 // to end in one buffer, so batching, splitting and sending copy bytes and never re-encode.
 type eventBatch struct {

@@ -13,11 +13,6 @@ import (
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
 )
 
-// pendingContext marks a batch of raw records that arrived before the destination could
-// build events (no datafile yet). They wait in the sending queue and are built when it
-// arrives; the different key keeps them apart from built events.
-var pendingContext = &batchContext{key: "pending"}
-
 // tally counts a conversion's outcomes so metrics are recorded once per call.
 type tally struct {
 	impressions, conversions, extra int

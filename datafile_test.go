@@ -150,3 +150,38 @@ func fieldStrings(fields []zap.Field) []string {
 	}
 	return out
 }
+
+// A batch of records kept before the first datafile goes through the persistent queue's
+// encoding: read back, it must still wait for the datafile and then be built and sent.
+func TestPendingBatchSurvivesThePersistentQueue(t *testing.T) {
+	srv := replica(t)
+	c := &cdn{revision: "131", down: true}
+	cdnSrv := httptest.NewServer(c)
+	defer cdnSrv.Close()
+	e := startedExporter(t, sdkKeyConfig(t, srv.URL()+"/v1/events", cdnSrv.URL))
+
+	kept, err := e.convert(context.Background(), visitors(3))
+	require.NoError(t, err)
+	raw, err := batchEncoding{}.Marshal(context.Background(), kept)
+	require.NoError(t, err)
+	_, restored, err := batchEncoding{}.Unmarshal(raw)
+	require.NoError(t, err)
+
+	done := make(chan error, 1)
+	go func() { done <- e.push(context.Background(), restored) }()
+	select {
+	case err := <-done:
+		t.Fatalf("a restored pending batch was pushed before the datafile arrived: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	assert.Empty(t, srv.Requests(), "nothing can be built or sent yet")
+
+	c.set("131", false)
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the restored pending batch was not delivered after the datafile arrived")
+	}
+	assert.ElementsMatch(t, vids(0, 3), deliveredIDs(t, srv))
+}

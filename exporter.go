@@ -239,7 +239,7 @@ func (e *experimentationExporter) pushOnce(ctx context.Context, req xexporterhel
 	if !ok {
 		return consumererror.NewPermanent(fmt.Errorf("unexpected request type %T", req))
 	}
-	if b.bctx == pendingContext {
+	if b.bctx.pending() {
 		var err error
 		if b, err = e.resolvePending(ctx, b); err != nil {
 			return err
