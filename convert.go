@@ -8,6 +8,7 @@ import (
 
 	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
@@ -17,6 +18,22 @@ import (
 type tally struct {
 	impressions, conversions, extra int
 	reasons                         []reasonCount
+	resolutions                     []resolutionCount
+}
+
+type resolutionCount struct {
+	resolution string
+	n          int
+}
+
+func (t *tally) resolved(how string) {
+	for i := range t.resolutions {
+		if t.resolutions[i].resolution == how {
+			t.resolutions[i].n++
+			return
+		}
+	}
+	t.resolutions = append(t.resolutions, resolutionCount{how, 1})
 }
 
 type reasonCount struct {
@@ -52,6 +69,9 @@ func (e *experimentationExporter) report(ctx context.Context, t *tally) {
 	e.obs.built(ctx, "impression", t.impressions)
 	e.obs.built(ctx, "conversion", t.conversions)
 	e.obs.built(ctx, "custom_dimension", t.extra)
+	for _, r := range t.resolutions {
+		e.obs.resolved(ctx, r.resolution, r.n)
+	}
 	for _, r := range t.reasons {
 		if r.dropped {
 			e.obs.dropped(ctx, r.reason, r.n, "Dropping experimentation records that cannot become valid events.", r.example...)
@@ -81,6 +101,16 @@ func (e *experimentationExporter) convert(ctx context.Context, ld plog.Logs) (xe
 	return b, nil
 }
 
+// convertTraces builds events from the flag-evaluation span events of a push, exactly
+// as from log records with the same attributes.
+func (e *experimentationExporter) convertTraces(ctx context.Context, td ptrace.Traces) (xexporterhelper.Request, error) {
+	ld, skipped := e.spans.Logs(td)
+	if skipped > 0 {
+		e.obs.skipped(ctx, "not_an_event", skipped)
+	}
+	return e.convert(ctx, ld)
+}
+
 func (e *experimentationExporter) buildInto(b *eventBatch, ld plog.Logs, build buildFunc, t *tally) {
 	var f record.Fields
 	rls := ld.ResourceLogs()
@@ -94,9 +124,9 @@ func (e *experimentationExporter) buildInto(b *eventBatch, ld plog.Logs, build b
 					t.add("not_an_event", false, nil)
 					continue
 				}
-				n, reason, dropped := build(b, &f)
-				if n == 0 {
-					t.add(reason, dropped, &f)
+				r := build(b, &f)
+				if r.events == 0 {
+					t.add(r.reason, r.dropped, &f)
 					continue
 				}
 				if f.Kind == record.Impression {
@@ -104,7 +134,10 @@ func (e *experimentationExporter) buildInto(b *eventBatch, ld plog.Logs, build b
 				} else {
 					t.conversions++
 				}
-				t.extra += n - 1
+				t.extra += r.events - 1
+				if r.resolution != "" {
+					t.resolved(r.resolution)
+				}
 			}
 		}
 	}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
+	"github.com/experimentationexporter/experimentationexporter/internal/spanevent"
 )
 
 // clientName and clientVersion identify this exporter in event payloads.
@@ -38,9 +39,18 @@ const (
 	maxDrain     = 1 << 20
 )
 
-// buildFunc appends the events of one record to b. It returns the number of events
-// appended, or 0 and the reason the record was skipped (dropped=false) or dropped.
-type buildFunc func(b *eventBatch, f *record.Fields) (events int, reason string, dropped bool)
+// buildFunc appends the events of one record to b.
+type buildFunc func(b *eventBatch, f *record.Fields) buildResult
+
+// buildResult is what became of one record.
+type buildResult struct {
+	events int // events appended; 0 when the record was skipped or dropped
+	// reason says why nothing was appended; dropped tells a drop from a skip.
+	reason  string
+	dropped bool
+	// resolution says how an impression's rule was found ("" where no rule is resolved).
+	resolution string
+}
 
 // destination is one events API: how events are built and how requests are addressed.
 type destination interface {
@@ -76,6 +86,15 @@ type experimentationExporter struct {
 	backingOff map[*eventBatch]time.Time
 	// meanEventBytes sizes new batches' buffers.
 	meanEventBytes atomic.Int64
+
+	// spans reads flag evaluations recorded as span events (traces pipelines).
+	spans *spanevent.Reader
+	// The exporter is shared by the logs and traces pipelines of one component id
+	// (shared.go): users counts them, the first start starts it.
+	users    int
+	startMu  sync.Mutex
+	started  bool
+	startErr error
 }
 
 func newExporter(cfg *Config, set exporter.Settings) (*experimentationExporter, error) {
@@ -88,6 +107,7 @@ func newExporter(cfg *Config, set exporter.Settings) (*experimentationExporter, 
 		set:    set.TelemetrySettings,
 		logger: set.Logger,
 		reader: record.NewReader(cfg.Mapping),
+		spans:  spanevent.NewReader(cfg.Mapping.ImpressionEvent, cfg.Mapping.ConversionEvent, cfg.Mapping.VisitorID),
 		obs:    newObserver(tb, set.Logger),
 		tb:     tb,
 		stop:   make(chan struct{}),
@@ -104,7 +124,7 @@ func newExporter(cfg *Config, set exporter.Settings) (*experimentationExporter, 
 	return e, nil
 }
 
-func (e *experimentationExporter) start(ctx context.Context, host component.Host) error {
+func (e *experimentationExporter) startOnce(ctx context.Context, host component.Host) error {
 	client, err := e.cfg.ToClient(ctx, host.GetExtensions(), e.set)
 	if err != nil {
 		return fmt.Errorf("building the events HTTP client: %w", err)
@@ -113,7 +133,7 @@ func (e *experimentationExporter) start(ctx context.Context, host component.Host
 	return e.dest.start(ctx, host, client)
 }
 
-func (e *experimentationExporter) shutdown(context.Context) error {
+func (e *experimentationExporter) shutdownLast(context.Context) error {
 	e.stopped.Do(func() { close(e.stop) })
 	e.dest.shutdown()
 	if e.client != nil {

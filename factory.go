@@ -35,6 +35,7 @@ func NewFactory() exporter.Factory {
 		metadata.Type,
 		createDefaultConfig,
 		exporter.WithLogs(createLogs, metadata.LogsStability),
+		exporter.WithTraces(createTraces, metadata.TracesStability),
 	)
 }
 
@@ -100,15 +101,43 @@ func createLogs(ctx context.Context, set exporter.Settings, c component.Config) 
 	return logs, err
 }
 
+func createTraces(ctx context.Context, set exporter.Settings, c component.Config) (exporter.Traces, error) {
+	cfg, ok := c.(*Config)
+	if !ok {
+		return nil, fmt.Errorf("unexpected config type %T", c)
+	}
+	exp, err := acquireExporter(cfg, set)
+	if err != nil {
+		return nil, err
+	}
+	traces, err := xexporterhelper.NewTracesRequest(ctx, set, exp.convertTraces, exp.push, helperOptions(exp, cfg)...)
+	if err != nil {
+		exp.release()
+		return nil, err
+	}
+	return &drainingTraces{Traces: traces, exp: exp}, nil
+}
+
 // newLogsExporter wires the exporter into exporterhelper's queue, batcher and retry.
 func newLogsExporter(ctx context.Context, set exporter.Settings, cfg *Config) (exporter.Logs, *experimentationExporter, error) {
-	exp, err := newExporter(cfg, set)
+	exp, err := acquireExporter(cfg, set)
 	if err != nil {
 		return nil, nil, err
 	}
-	// Our own settings: the logs defaults assume plog requests. Encoding persists batches.
+	logs, err := xexporterhelper.NewLogsRequest(ctx, set, exp.convert, exp.push, helperOptions(exp, cfg)...)
+	if err != nil {
+		exp.release()
+		return nil, nil, err
+	}
+	return &drainingLogs{Logs: logs, exp: exp}, exp, nil
+}
+
+// helperOptions are exporterhelper's settings for either signal. Each signal has its
+// own queue; both feed the one shared exporter.
+func helperOptions(exp *experimentationExporter, cfg *Config) []exporterhelper.Option {
+	// Our own settings: the signal defaults assume pdata requests. Encoding persists batches.
 	qs := xexporterhelper.QueueBatchSettings{Encoding: batchEncoding{}}
-	logs, err := xexporterhelper.NewLogsRequest(ctx, set, exp.convert, exp.push,
+	return []exporterhelper.Option{
 		exporterhelper.WithStart(exp.start),
 		exporterhelper.WithShutdown(exp.shutdown),
 		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
@@ -116,23 +145,26 @@ func newLogsExporter(ctx context.Context, set exporter.Settings, cfg *Config) (e
 		exporterhelper.WithTimeout(exporterhelper.TimeoutConfig{Timeout: 0}),
 		exporterhelper.WithRetry(cfg.RetryConfig),
 		xexporterhelper.WithQueueBatch(queueBatchConfig(cfg), qs),
-	)
-	if err != nil {
-		return nil, nil, err
 	}
-	return &drainingLogs{Logs: logs, exp: exp}, exp, nil
 }
 
-// drainingLogs tells the exporter that shutdown began before exporterhelper drains
-// the queue, so what is queued in memory is still retried until the drain deadline.
+// drainingLogs and drainingTraces tell the exporter that shutdown began before
+// exporterhelper drains the queue, so what is queued in memory is still retried until
+// the drain deadline.
 type drainingLogs struct {
 	exporter.Logs
 	exp *experimentationExporter
 }
 
 func (d *drainingLogs) Shutdown(ctx context.Context) error {
-	drainCtx, cancel := d.exp.beginDrain(ctx)
-	defer cancel()
-	d.exp.waitBackoffs(drainCtx)
-	return d.Logs.Shutdown(ctx)
+	return d.exp.drainThen(ctx, d.Logs.Shutdown)
+}
+
+type drainingTraces struct {
+	exporter.Traces
+	exp *experimentationExporter
+}
+
+func (d *drainingTraces) Shutdown(ctx context.Context) error {
+	return d.exp.drainThen(ctx, d.Traces.Shutdown)
 }

@@ -96,14 +96,14 @@ func (d *optimizelyDestination) setDatafile(df *optimizely.Datafile) {
 			prefix: df.BatchPrefix(clientName, clientVersion),
 			suffix: []byte("]}"),
 		},
-		build: func(b *eventBatch, f *record.Fields) (int, string, bool) {
-			data, verdict, reason := builder.Append(b.data, f)
+		build: func(b *eventBatch, f *record.Fields) buildResult {
+			data, verdict, reason, how := builder.AppendResolved(b.data, f)
 			if verdict != record.Built {
-				return 0, reason, verdict == record.Dropped
+				return buildResult{reason: reason, dropped: verdict == record.Dropped}
 			}
 			b.data = data
 			b.endEvent()
-			return 1, "", false
+			return buildResult{events: 1, resolution: how.String()}
 		},
 	}
 	d.state.Store(st)

@@ -49,6 +49,10 @@ func (o *telemetryObserver) built(ctx context.Context, eventType string, n int) 
 	}
 }
 
+func (o *telemetryObserver) resolved(ctx context.Context, how string, n int) {
+	o.tb.ExporterExperimentationImpressionsResolved.Add(ctx, int64(n), o.attr("resolution", how))
+}
+
 func (o *telemetryObserver) skipped(ctx context.Context, reason string, n int) {
 	o.tb.ExporterExperimentationRecordsSkipped.Add(ctx, int64(n), o.attr("reason", reason))
 }

@@ -35,16 +35,16 @@ func newVWODestination(cfg *Config) *vwoDestination {
 			suffix: []byte(vwo.BodySuffix),
 		},
 	}
-	d.build = func(b *eventBatch, f *record.Fields) (int, string, bool) {
+	d.build = func(b *eventBatch, f *record.Fields) buildResult {
 		start := len(b.data)
 		data, ends, verdict, reason := builder.Append(b.data, nil, f)
 		if verdict != record.Built {
-			return 0, reason, verdict == record.Dropped
+			return buildResult{reason: reason, dropped: verdict == record.Dropped}
 		}
 		if len(ends) == 1 {
 			b.data = data
 			b.endEvent()
-			return 1, "", false
+			return buildResult{events: 1}
 		}
 		// Several events (custom dimensions): lay them out comma-terminated.
 		events := append([]byte(nil), data[start:]...)
@@ -55,7 +55,7 @@ func newVWODestination(cfg *Config) *vwoDestination {
 			b.endEvent()
 			prev = end
 		}
-		return len(ends), "", false
+		return buildResult{events: len(ends)}
 	}
 	return d
 }

@@ -23,15 +23,16 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                                 metric.Meter
-	mu                                    sync.Mutex
-	registrations                         []metric.Registration
-	ExporterExperimentationEventsBuilt    metric.Int64Counter
-	ExporterExperimentationEventsDropped  metric.Int64Counter
-	ExporterExperimentationRecordsSkipped metric.Int64Counter
-	ExporterExperimentationRequestBytes   metric.Int64Histogram
-	ExporterExperimentationRequestEvents  metric.Int64Histogram
-	ExporterExperimentationRequests       metric.Int64Counter
+	meter                                      metric.Meter
+	mu                                         sync.Mutex
+	registrations                              []metric.Registration
+	ExporterExperimentationEventsBuilt         metric.Int64Counter
+	ExporterExperimentationEventsDropped       metric.Int64Counter
+	ExporterExperimentationImpressionsResolved metric.Int64Counter
+	ExporterExperimentationRecordsSkipped      metric.Int64Counter
+	ExporterExperimentationRequestBytes        metric.Int64Histogram
+	ExporterExperimentationRequestEvents       metric.Int64Histogram
+	ExporterExperimentationRequests            metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -72,6 +73,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ExporterExperimentationEventsDropped, err = builder.meter.Int64Counter(
 		"otelcol_exporter_experimentation_events_dropped",
 		metric.WithDescription("Experimentation records or events dropped as invalid or rejected permanently, by reason. [Alpha]"),
+		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterExperimentationImpressionsResolved, err = builder.meter.Int64Counter(
+		"otelcol_exporter_experimentation_impressions_resolved",
+		metric.WithDescription("Optimizely impressions built, by how their rule was found (record, unique, bucketing, fallback). [Alpha]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)

@@ -21,6 +21,7 @@ func TestSetupTelemetry(t *testing.T) {
 	defer tb.Shutdown()
 	tb.ExporterExperimentationEventsBuilt.Add(context.Background(), 1)
 	tb.ExporterExperimentationEventsDropped.Add(context.Background(), 1)
+	tb.ExporterExperimentationImpressionsResolved.Add(context.Background(), 1)
 	tb.ExporterExperimentationRecordsSkipped.Add(context.Background(), 1)
 	tb.ExporterExperimentationRequestBytes.Record(context.Background(), 1)
 	tb.ExporterExperimentationRequestEvents.Record(context.Background(), 1)
@@ -29,6 +30,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterExperimentationEventsDropped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterExperimentationImpressionsResolved(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterExperimentationRecordsSkipped(t, testTel,

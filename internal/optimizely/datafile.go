@@ -25,11 +25,30 @@ type rawVariation struct {
 	FeatureEnabled *bool  `json:"featureEnabled"`
 }
 
+type rawTraffic struct {
+	EntityID   string `json:"entityId"`
+	EndOfRange int    `json:"endOfRange"`
+}
+
 type rawExperiment struct {
-	ID         string         `json:"id"`
-	Key        string         `json:"key"`
-	LayerID    string         `json:"layerId"`
-	Variations []rawVariation `json:"variations"`
+	ID                 string            `json:"id"`
+	Key                string            `json:"key"`
+	LayerID            string            `json:"layerId"`
+	Status             string            `json:"status"`
+	Variations         []rawVariation    `json:"variations"`
+	TrafficAllocation  []rawTraffic      `json:"trafficAllocation"`
+	AudienceIDs        []string          `json:"audienceIds"`
+	AudienceConditions json.RawMessage   `json:"audienceConditions"`
+	ForcedVariations   map[string]string `json:"forcedVariations"`
+	Cmab               json.RawMessage   `json:"cmab"`
+	// Holdouts only: flag ids the holdout is limited to, or left out of.
+	IncludedFlags []string `json:"includedFlags"`
+	ExcludedFlags []string `json:"excludedFlags"`
+}
+
+type rawAudience struct {
+	ID         string          `json:"id"`
+	Conditions json.RawMessage `json:"conditions"`
 }
 
 type rawDatafile struct {
@@ -49,11 +68,17 @@ type rawDatafile struct {
 		ID  string `json:"id"`
 		Key string `json:"key"`
 	} `json:"events"`
-	Experiments []rawExperiment `json:"experiments"`
-	Groups      []struct {
-		Experiments []rawExperiment `json:"experiments"`
+	Audiences      []rawAudience   `json:"audiences"`
+	TypedAudiences []rawAudience   `json:"typedAudiences"`
+	Experiments    []rawExperiment `json:"experiments"`
+	Groups         []struct {
+		ID                string          `json:"id"`
+		Policy            string          `json:"policy"`
+		TrafficAllocation []rawTraffic    `json:"trafficAllocation"`
+		Experiments       []rawExperiment `json:"experiments"`
 	} `json:"groups"`
 	FeatureFlags []struct {
+		ID            string   `json:"id"`
 		Key           string   `json:"key"`
 		RolloutID     string   `json:"rolloutId"`
 		ExperimentIDs []string `json:"experimentIds"`
@@ -86,12 +111,32 @@ type Rule struct {
 	CampaignID string
 	Type       string
 	Variations map[string]*Variation
+
+	// What bucketing needs (decide.go).
+	traffic     []trafficRange
+	variationID map[string]*Variation
+	audience    *condNode // nil: everyone
+	group       *group    // a mutually exclusive group the rule is bucketed through first
+	whitelist   map[string]string
+	cmab        bool // decided by a remote service: cannot be recomputed
+}
+
+// group is a mutually exclusive group (policy random).
+type group struct {
+	id      string
+	traffic []trafficRange
 }
 
 // Flag ties a flag key to its rules.
 type Flag struct {
 	Key   string
 	Rules map[string]*Rule
+
+	// The rules in the SDKs' decision order: holdouts, the flag's experiments, then the
+	// rollout's rules (targeted rules, the last one is everyone else).
+	holdouts, experiments, rollout []*Rule
+	// byVariation lists, for each variation key, the rules holding it in decision order.
+	byVariation map[string][]*Rule
 }
 
 // Datafile is the index of a project datafile that event building needs.
@@ -108,6 +153,8 @@ type Datafile struct {
 	Attributes map[string]string // key → id
 	Events     map[string]string // key → id
 	Flags      map[string]*Flag
+	// audiences holds each audience's condition tree by id (typed audiences win).
+	audiences map[string]*condNode
 	// Rules holds every rule by key: experiments (also those of groups, used by legacy
 	// activate() without flags), rollout rules and holdouts.
 	Rules map[string]*Rule
@@ -154,6 +201,12 @@ func Parse(data []byte) (*Datafile, error) {
 	for _, e := range raw.Events {
 		df.Events[e.Key] = e.ID
 	}
+	df.audiences = make(map[string]*condNode, len(raw.TypedAudiences)+len(raw.Audiences))
+	for _, a := range append(raw.TypedAudiences, raw.Audiences...) {
+		if _, dup := df.audiences[a.ID]; !dup {
+			df.audiences[a.ID] = parseConditionTree(a.Conditions)
+		}
+	}
 	byID := map[string]*Rule{}
 	add := func(e rawExperiment, typ string) *Rule {
 		r := newRule(e, typ)
@@ -167,8 +220,12 @@ func Parse(data []byte) (*Datafile, error) {
 		add(e, RuleTypeFeatureTest)
 	}
 	for _, g := range raw.Groups {
+		var grp *group
+		if g.Policy == "random" {
+			grp = &group{id: g.ID, traffic: trafficOf(g.TrafficAllocation)}
+		}
 		for _, e := range g.Experiments {
-			add(e, RuleTypeFeatureTest)
+			add(e, RuleTypeFeatureTest).group = grp
 		}
 	}
 	rollouts := map[string][]*Rule{}
@@ -183,20 +240,39 @@ func Parse(data []byte) (*Datafile, error) {
 	}
 	flagged := map[string]bool{}
 	for _, f := range raw.FeatureFlags {
-		fl := &Flag{Key: f.Key, Rules: map[string]*Rule{}}
+		fl := &Flag{Key: f.Key, Rules: map[string]*Rule{}, byVariation: map[string][]*Rule{}}
+		// Holdouts apply to every flag unless the datafile scopes them; only running ones decide.
+		// As the Go SDK orders them: global holdouts, then those that include the flag.
+		for _, global := range []bool{true, false} {
+			for i, r := range holdouts {
+				h := raw.Holdouts[i]
+				if global != (len(h.IncludedFlags) == 0) {
+					continue
+				}
+				if _, dup := fl.Rules[r.Key]; !dup {
+					fl.Rules[r.Key] = r
+				}
+				if h.Status == "Running" && holdoutApplies(h, f.ID) {
+					fl.holdouts = append(fl.holdouts, r)
+				}
+			}
+		}
 		for _, id := range f.ExperimentIDs {
 			if r := byID[id]; r != nil {
 				fl.Rules[r.Key] = r
+				fl.experiments = append(fl.experiments, r)
 				flagged[id] = true
 			}
 		}
 		for _, r := range rollouts[f.RolloutID] {
 			fl.Rules[r.Key] = r
+			fl.rollout = append(fl.rollout, r)
 		}
-		// Holdouts apply to every flag unless the datafile scopes them; the decision names it.
-		for _, r := range holdouts {
-			if _, dup := fl.Rules[r.Key]; !dup {
-				fl.Rules[r.Key] = r
+		for _, rules := range [][]*Rule{fl.holdouts, fl.experiments, fl.rollout} {
+			for _, r := range rules {
+				for _, v := range r.Variations {
+					fl.byVariation[v.Key] = append(fl.byVariation[v.Key], r)
+				}
 			}
 		}
 		df.Flags[f.Key] = fl
@@ -211,7 +287,15 @@ func Parse(data []byte) (*Datafile, error) {
 }
 
 func newRule(e rawExperiment, typ string) *Rule {
-	r := &Rule{ID: e.ID, Key: e.Key, CampaignID: e.LayerID, Type: typ, Variations: make(map[string]*Variation, len(e.Variations))}
+	r := &Rule{
+		ID: e.ID, Key: e.Key, CampaignID: e.LayerID, Type: typ,
+		Variations:  make(map[string]*Variation, len(e.Variations)),
+		variationID: make(map[string]*Variation, len(e.Variations)),
+		traffic:     trafficOf(e.TrafficAllocation),
+		audience:    parseAudienceTree(e.AudienceConditions, e.AudienceIDs),
+		whitelist:   e.ForcedVariations,
+		cmab:        len(e.Cmab) > 0 && string(e.Cmab) != "null",
+	}
 	if r.CampaignID == "" {
 		r.CampaignID = r.ID
 	}
@@ -219,8 +303,36 @@ func newRule(e rawExperiment, typ string) *Rule {
 		vr := &Variation{ID: v.ID, Key: v.Key, Enabled: v.FeatureEnabled != nil && *v.FeatureEnabled, NumericID: allDigits(v.ID)}
 		vr.decisionHead, vr.eventHead = encodeDecisionParts(r.CampaignID, r.ID, vr.ID, vr.NumericID, r.Key, vr.Key)
 		r.Variations[v.Key] = vr
+		r.variationID[v.ID] = vr
 	}
 	return r
+}
+
+func trafficOf(raw []rawTraffic) []trafficRange {
+	out := make([]trafficRange, len(raw))
+	for i, t := range raw {
+		out[i] = trafficRange{entityID: t.EntityID, endOfRange: t.EndOfRange}
+	}
+	return out
+}
+
+// holdoutApplies says whether a holdout decides for the flag with id flagID: a holdout
+// with includedFlags applies to those only, otherwise to every flag not excluded.
+func holdoutApplies(h rawExperiment, flagID string) bool {
+	if len(h.IncludedFlags) > 0 {
+		for _, id := range h.IncludedFlags {
+			if id == flagID {
+				return true
+			}
+		}
+		return false
+	}
+	for _, id := range h.ExcludedFlags {
+		if id == flagID {
+			return false
+		}
+	}
+	return true
 }
 
 func allDigits(s string) bool {

@@ -20,9 +20,9 @@ const (
 	ReasonMissingTimestamp    = "missing_timestamp"
 	ReasonMissingFlagKey      = "missing_flag_key"
 	ReasonUnknownFlag         = "unknown_flag"
-	ReasonMissingRuleKey      = "missing_rule_key"
+	ReasonEvaluationError     = "evaluation_error"
+	ReasonNoVariant           = "no_variant"
 	ReasonUnknownRule         = "unknown_rule"
-	ReasonMissingVariationKey = "missing_variation_key"
 	ReasonUnknownVariation    = "unknown_variation"
 	ReasonMissingEventKey     = "missing_event_key"
 	ReasonUnknownEventKey     = "unknown_event_key"
@@ -73,13 +73,21 @@ func (b *Builder) Datafile() *Datafile { return b.df }
 // Append appends one visitor object for f to dst. On record.Skipped or record.Dropped dst is returned
 // unchanged and reason says why.
 func (b *Builder) Append(dst []byte, f *record.Fields) ([]byte, record.Verdict, string) {
+	dst, verdict, reason, _ := b.AppendResolved(dst, f)
+	return dst, verdict, reason
+}
+
+// AppendResolved is Append that also says how a built impression's rule was found
+// (0 for conversions).
+func (b *Builder) AppendResolved(dst []byte, f *record.Fields) ([]byte, record.Verdict, string, Resolution) {
 	switch f.Kind {
 	case record.Impression:
 		return b.appendImpression(dst, f)
 	case record.Conversion:
-		return b.appendConversion(dst, f)
+		dst, verdict, reason := b.appendConversion(dst, f)
+		return dst, verdict, reason, 0
 	}
-	return dst, record.Skipped, ReasonNotAnEvent
+	return dst, record.Skipped, ReasonNotAnEvent, 0
 }
 
 type decision struct {
@@ -88,19 +96,23 @@ type decision struct {
 	numericVariation                      bool
 	flagKey, ruleKey, ruleType, varKey    string
 	enabled                               bool
+	resolution                            Resolution
 }
 
-func (b *Builder) appendImpression(dst []byte, f *record.Fields) ([]byte, record.Verdict, string) {
+func (b *Builder) appendImpression(dst []byte, f *record.Fields) ([]byte, record.Verdict, string, Resolution) {
+	if f.EvaluationFailed() {
+		return dst, record.Skipped, ReasonEvaluationError, 0
+	}
 	visitor, ok := f.Get(record.VisitorID)
 	if !ok || !isID(visitor) {
-		return dst, record.Dropped, ReasonMissingVisitorID
+		return dst, record.Dropped, ReasonMissingVisitorID, 0
 	}
 	if f.Timestamp == 0 {
-		return dst, record.Dropped, ReasonMissingTimestamp
+		return dst, record.Dropped, ReasonMissingTimestamp, 0
 	}
-	d, verdict, reason := b.resolveDecision(f)
+	d, verdict, reason := b.resolveDecision(f, visitor)
 	if verdict != record.Built {
-		return dst, verdict, reason
+		return dst, verdict, reason, 0
 	}
 	decisionHead, eventHead := d.heads()
 	dst = b.appendVisitorStart(dst, visitor, f)
@@ -115,7 +127,7 @@ func (b *Builder) appendImpression(dst []byte, f *record.Fields) ([]byte, record
 	dst = append(dst, `,"uuid":`...)
 	dst = appendUUID(dst, f, visitor, d.flagKey, d.ruleKey, d.varKey)
 	dst = append(dst, "}]}]}"...)
-	return dst, record.Built, ""
+	return dst, record.Built, "", d.resolution
 }
 
 // heads returns the pre-encoded parts of the decision, encoding them for decisions
@@ -127,8 +139,8 @@ func (d *decision) heads() (decisionHead, eventHead []byte) {
 	return encodeDecisionParts(d.campaignID, d.experimentID, d.variationID, d.numericVariation, d.ruleKey, d.varKey)
 }
 
-func (b *Builder) resolveDecision(f *record.Fields) (decision, record.Verdict, string) {
-	var d decision
+func (b *Builder) resolveDecision(f *record.Fields, visitor pcommon.Value) (decision, record.Verdict, string) {
+	d := decision{resolution: ResolvedByRecord}
 	d.flagKey = f.Str(record.FlagKey)
 	d.ruleKey = f.Str(record.RuleKey)
 	d.varKey = f.Str(record.VariationKey)
@@ -155,29 +167,40 @@ func (b *Builder) resolveDecision(f *record.Fields) (decision, record.Verdict, s
 			return d, record.Built, ""
 		}
 	}
+	// An evaluation that served no variant (a default value, a disabled flag) is not
+	// an impression.
+	if d.varKey == "" {
+		return d, record.Skipped, ReasonNoVariant
+	}
 
 	var rule *Rule
-	if d.ruleKey == "" {
-		return d, record.Dropped, ReasonMissingRuleKey
-	}
-	if d.flagKey == "" {
+	switch {
+	case d.flagKey == "":
 		// Legacy activate() decisions carry only the experiment key.
-		if r := b.df.Rules[d.ruleKey]; r != nil && r.Type == RuleTypeExperiment {
+		if r := b.df.Rules[d.ruleKey]; d.ruleKey != "" && r != nil && r.Type == RuleTypeExperiment {
 			rule = r
 		} else {
 			return d, record.Dropped, ReasonMissingFlagKey
 		}
-	} else {
+	default:
 		flag := b.df.Flags[d.flagKey]
 		if flag == nil {
 			return d, record.Dropped, ReasonUnknownFlag
 		}
-		if rule = flag.Rules[d.ruleKey]; rule == nil {
-			return d, record.Dropped, ReasonUnknownRule
+		if d.ruleKey != "" {
+			if rule = flag.Rules[d.ruleKey]; rule == nil {
+				return d, record.Dropped, ReasonUnknownRule
+			}
+			break
 		}
-	}
-	if d.varKey == "" {
-		return d, record.Dropped, ReasonMissingVariationKey
+		// No rule on the record (OpenFeature hooks never send one): find the rule the
+		// SDK decided from the datafile.
+		attrs, ok := f.Get(record.VisitorAttributes)
+		rule, d.resolution = b.df.resolveRule(flag, d.varKey, visitor.AsString(), recordAttrs(attrs, ok))
+		if rule == nil {
+			return d, record.Dropped, ReasonUnknownVariation
+		}
+		d.ruleKey = rule.Key
 	}
 	v := rule.Variations[d.varKey]
 	if v == nil {

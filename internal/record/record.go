@@ -5,6 +5,7 @@ package record // import "github.com/experimentationexporter/experimentationexpo
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -57,6 +58,8 @@ const (
 	UserAgent
 	ClientAddress
 	EventID
+	EvaluationReason
+	ErrorType
 	numSlots
 )
 
@@ -84,6 +87,8 @@ type Mapping struct {
 	UserAgent         []string `mapstructure:"user_agent"`
 	ClientAddress     []string `mapstructure:"client_address"`
 	EventID           []string `mapstructure:"event_id"`
+	EvaluationReason  []string `mapstructure:"evaluation_reason"`
+	ErrorType         []string `mapstructure:"error_type"`
 }
 
 // DefaultMapping is the input contract of SPEC §3.
@@ -109,6 +114,8 @@ func DefaultMapping() Mapping {
 		UserAgent:         []string{"user_agent.original"},
 		ClientAddress:     []string{"client.address"},
 		EventID:           []string{"event.id"},
+		EvaluationReason:  []string{"feature_flag.result.reason", "feature_flag.evaluation.reason"},
+		ErrorType:         []string{"error.type"},
 	}
 }
 
@@ -117,6 +124,7 @@ func (m *Mapping) slots() [numSlots][]string {
 		m.VisitorID, m.FlagKey, m.VariationKey, m.RuleKey, m.RuleType, m.Enabled,
 		m.ExperimentID, m.CampaignID, m.VariationID, m.GoalID, m.EventKey, m.Revenue,
 		m.Value, m.Tags, m.VisitorAttributes, m.UserAgent, m.ClientAddress, m.EventID,
+		m.EvaluationReason, m.ErrorType,
 	}
 }
 
@@ -124,6 +132,7 @@ var slotKeys = [numSlots]string{
 	"visitor_id", "flag_key", "variation_key", "rule_key", "rule_type", "enabled",
 	"experiment_id", "campaign_id", "variation_id", "goal_id", "event_key", "revenue",
 	"value", "tags", "visitor_attributes", "user_agent", "client_address", "event_id",
+	"evaluation_reason", "error_type",
 }
 
 // Validate rejects empty names and one attribute mapped to two meanings.
@@ -253,6 +262,11 @@ func (r *Reader) Read(lr plog.LogRecord, f *Fields) {
 		if !ok {
 			continue
 		}
+		// An empty value is no value: the next name in the list may carry one (an empty
+		// feature_flag.context.id must not hide user.id).
+		if v.Type() == pcommon.ValueTypeEmpty || (v.Type() == pcommon.ValueTypeStr && v.Str() == "") {
+			continue
+		}
 		bit := uint32(1) << sr.slot
 		if f.has&bit != 0 && f.rank[sr.slot] <= sr.rank {
 			continue
@@ -280,4 +294,14 @@ func (f *Fields) Str(s Slot) string {
 		return v.Str()
 	}
 	return ""
+}
+
+// EvaluationFailed reports whether a flag evaluation ended in an error: it carries an
+// error type, or its reason is "error" (OpenFeature's ERROR). Such an evaluation served
+// the default value and is not an impression.
+func (f *Fields) EvaluationFailed() bool {
+	if v, ok := f.Get(ErrorType); ok && v.AsString() != "" {
+		return true
+	}
+	return strings.EqualFold(f.Str(EvaluationReason), "error")
 }

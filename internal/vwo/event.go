@@ -15,6 +15,7 @@ import (
 // Skip and drop reasons.
 const (
 	ReasonNotAnEvent         = "not_an_event"
+	ReasonEvaluationError    = "evaluation_error"
 	ReasonMissingVisitorID   = "missing_visitor_id"
 	ReasonMissingTimestamp   = "missing_timestamp"
 	ReasonMissingCampaignID  = "missing_campaign_id"
@@ -65,6 +66,10 @@ func (b *Builder) Append(dst []byte, ends []int, f *record.Fields) ([]byte, []in
 	var eT byte
 	switch f.Kind {
 	case record.Impression:
+		if f.EvaluationFailed() {
+			// The evaluation served a default value: not an impression.
+			return dst, ends, record.Skipped, ReasonEvaluationError
+		}
 		eT = '1'
 	case record.Conversion:
 		eT = '2'
