@@ -1,0 +1,161 @@
+package experimentationexporter
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
+	"github.com/experimentationexporter/experimentationexporter/internal/metadatatest"
+)
+
+// hookRecord is what the JavaScript OpenFeature EventHook emits: no rule key.
+func hookRecord(visitor, flag, variant string) func(plog.LogRecord) {
+	return func(lr plog.LogRecord) {
+		lr.SetEventName("feature_flag.evaluation")
+		lr.SetTimestamp(pcommon.NewTimestampFromTime(baseTime))
+		a := lr.Attributes()
+		a.PutStr("feature_flag.key", flag)
+		a.PutStr("feature_flag.provider.name", "in-memory")
+		a.PutStr("feature_flag.result.reason", "targeting_match")
+		a.PutStr("feature_flag.result.variant", variant)
+		a.PutStr("feature_flag.result.value", variant)
+		a.PutStr("feature_flag.context.id", visitor)
+	}
+}
+
+// An impression without a rule key becomes exactly the impression its rule key would
+// have given, and the metric says how the rule was found.
+func TestImpressionWithoutRuleKeyMatchesTheExplicitOne(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	e, err := newExporter(testConfig("http://127.0.0.1:1/v1/events"), metadatatest.NewSettings(tel))
+	require.NoError(t, err)
+	require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { _ = e.shutdown(context.Background()) })
+
+	// user-1 is outside the 5% global holdout, so "off" of search_autocomplete comes
+	// from its experiment in the group; "treatment" sits in one rule only.
+	for _, tc := range []struct{ visitor, flag, rule, variant string }{
+		{"user-1", "checkout_redesign", "checkout_redesign_ab", "treatment"},
+		{"user-7", "search_ranking", "search_ranking_v2", "learned_ranker"},
+	} {
+		want := bodyOf(t, e, logsOf(impression(tc.visitor, tc.flag, tc.rule, tc.variant)))
+		got := bodyOf(t, e, logsOf(hookRecord(tc.visitor, tc.flag, tc.variant)))
+		assert.JSONEq(t, string(want), string(got), tc.flag)
+	}
+	metadatatest.AssertEqualExporterExperimentationImpressionsResolved(t, tel, []metricdata.DataPoint[int64]{
+		{Value: 2, Attributes: attribute.NewSet(attribute.String("resolution", "record"))},
+		{Value: 2, Attributes: attribute.NewSet(attribute.String("resolution", "unique"))},
+	}, metricdatatest.IgnoreTimestamp())
+}
+
+func TestEmptyVisitorIDFallsBackToTheNextName(t *testing.T) {
+	e := startedExporter(t, testConfig("http://127.0.0.1:1/v1/events"))
+	rec := with(impression("", "checkout_redesign", "checkout_redesign_ab", "control"), func(lr plog.LogRecord) {
+		lr.Attributes().PutStr("user.id", "user-42")
+	})
+	want := bodyOf(t, e, logsOf(impression("user-42", "checkout_redesign", "checkout_redesign_ab", "control")))
+	assert.JSONEq(t, string(want), string(bodyOf(t, e, logsOf(rec))))
+}
+
+// spanWithEvent is a span carrying one event as the Go OpenFeature hook records it.
+func spanWithEvent(td ptrace.Traces, name string, attrs map[string]any, spanAttrs map[string]any) {
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "shop")
+	span := rs.ScopeSpans().AppendEmpty().Spans().AppendEmpty()
+	span.SetName("GET /checkout")
+	span.SetTraceID(pcommon.TraceID{1})
+	span.SetSpanID(pcommon.SpanID{2})
+	_ = span.Attributes().FromRaw(spanAttrs)
+	ev := span.Events().AppendEmpty()
+	ev.SetName(name)
+	ev.SetTimestamp(pcommon.NewTimestampFromTime(baseTime))
+	_ = ev.Attributes().FromRaw(attrs)
+}
+
+// A flag-evaluation span event becomes the impression a log record with the same
+// attributes would.
+func TestSpanEventsBecomeImpressions(t *testing.T) {
+	e := startedExporter(t, testConfig("http://127.0.0.1:1/v1/events"))
+	want := bodyOf(t, e, logsOf(hookRecord("user-1", "checkout_redesign", "treatment")))
+
+	convertSpans := func(td ptrace.Traces) []byte {
+		req, err := e.convertTraces(context.Background(), td)
+		require.NoError(t, err)
+		b := req.(*eventBatch)
+		return b.appendBody(nil, 0, len(b.ends))
+	}
+
+	// Current semantic conventions (Go hook).
+	td := ptrace.NewTraces()
+	spanWithEvent(td, "feature_flag.evaluation", map[string]any{
+		"feature_flag.key": "checkout_redesign", "feature_flag.provider.name": "optimizely",
+		"feature_flag.result.variant": "treatment", "feature_flag.context.id": "user-1",
+	}, nil)
+	assert.JSONEq(t, string(want), string(convertSpans(td)))
+
+	// Java hook (semconv <= 1.28): event "feature_flag", deprecated names, visitor id on the span.
+	td = ptrace.NewTraces()
+	spanWithEvent(td, "feature_flag", map[string]any{
+		"feature_flag.key": "checkout_redesign", "feature_flag.provider_name": "optimizely",
+		"feature_flag.variant": "treatment",
+	}, map[string]any{"enduser.id": "user-1"})
+	assert.JSONEq(t, string(want), string(convertSpans(td)))
+
+	// Other events and spans are skipped.
+	td = ptrace.NewTraces()
+	spanWithEvent(td, "exception", map[string]any{"exception.type": "E"}, nil)
+	td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().AppendEmpty().SetName("plain span")
+	req, err := e.convertTraces(context.Background(), td)
+	require.NoError(t, err)
+	assert.Equal(t, 0, req.ItemsCount())
+}
+
+// The same component in a logs and a traces pipeline is one exporter: one datafile
+// poll, events of both signals delivered.
+func TestLogsAndTracesShareOneExporter(t *testing.T) {
+	srv := replica(t)
+	c := &cdn{revision: "131"}
+	cdnSrv := httptest.NewServer(c)
+	defer cdnSrv.Close()
+	cfg := sdkKeyConfig(t, srv.URL()+"/v1/events", cdnSrv.URL)
+	cfg.Optimizely.PollingInterval = time.Hour
+	cfg.FlushInterval = 20 * time.Millisecond
+	f := NewFactory()
+	set := exportertest.NewNopSettings(metadata.Type)
+	logs, err := f.CreateLogs(context.Background(), set, cfg)
+	require.NoError(t, err)
+	traces, err := f.CreateTraces(context.Background(), set, cfg)
+	require.NoError(t, err)
+	assert.Same(t, logs.(*drainingLogs).exp, traces.(*drainingTraces).exp)
+	require.NoError(t, logs.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, traces.Start(context.Background(), componenttest.NewNopHost()))
+
+	require.NoError(t, logs.ConsumeLogs(context.Background(), logsOf(hookRecord("user-1", "checkout_redesign", "treatment"))))
+	td := ptrace.NewTraces()
+	spanWithEvent(td, "feature_flag.evaluation", map[string]any{
+		"feature_flag.key": "checkout_redesign", "feature_flag.result.variant": "control", "feature_flag.context.id": "user-2",
+	}, nil)
+	require.NoError(t, traces.ConsumeTraces(context.Background(), td))
+	require.Eventually(t, func() bool { return len(deliveredIDs(t, srv)) == 2 }, 5*time.Second, 10*time.Millisecond)
+
+	require.NoError(t, logs.Shutdown(context.Background()))
+	require.NoError(t, traces.Shutdown(context.Background()))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	assert.Len(t, c.auth, 1, "one datafile fetch for both pipelines")
+	assert.ElementsMatch(t, []string{"user-1", "user-2"}, deliveredIDs(t, srv))
+}
