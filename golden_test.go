@@ -59,7 +59,7 @@ func TestGoldenPayloads(t *testing.T) {
 			record: impression("user-8", "free_shipping_banner", "free_shipping_50", "on"),
 		},
 		{
-			name:   "holdout impression: non-numeric variation id is sent as null",
+			name:   "holdout impression: ids as the Go SDK sends them (campaign_id \"\", $opt_dummy_variation_id)",
 			golden: "optimizely_holdout_impression.json",
 			record: impression("user-9", "checkout_redesign", "global_holdout", "off"),
 		},

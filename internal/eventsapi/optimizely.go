@@ -154,21 +154,17 @@ func checkDecision(v any, path string) error {
 	if _, err := reqString(dec, path, "experiment_id", false); err != nil {
 		return err
 	}
-	// variation_id is a numeric string; null or "" stand for "no variation"
-	// (rollouts whose rule has none).
+	// variation_id is a string (the Go SDK sends holdouts' "$opt_dummy_variation_id"
+	// as it is); null or "" stand for "no variation" (decisions without a rule).
 	vp := join(path, "variation_id")
 	vid, ok := dec["variation_id"]
 	if !ok {
 		return fieldErr(vp, "required")
 	}
 	switch vid := vid.(type) {
-	case nil:
-	case string:
-		if !allDigits(vid) {
-			return fieldErr(vp, "must be a numeric string, null or empty, got %q", vid)
-		}
+	case nil, string:
 	default:
-		return fieldErr(vp, "must be a numeric string, null or empty, got %s", typeName(vid))
+		return fieldErr(vp, "must be a string or null, got %s", typeName(vid))
 	}
 	if md, ok := dec["metadata"]; ok {
 		mp := join(path, "metadata")

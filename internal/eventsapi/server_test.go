@@ -168,8 +168,12 @@ func TestOptimizelyValidation(t *testing.T) {
 		{name: "decisions not array", edit: set("visitors[0].snapshots[0].decisions", map[string]any{}), wantErr: "visitors[0].snapshots[0].decisions: must be an array"},
 		{name: "campaign_id missing", edit: del("visitors[0].snapshots[0].decisions[0].campaign_id"), wantErr: "visitors[0].snapshots[0].decisions[0].campaign_id: required"},
 		{name: "experiment_id number", edit: set("visitors[0].snapshots[0].decisions[0].experiment_id", json.Number("2001")), wantErr: "visitors[0].snapshots[0].decisions[0].experiment_id: must be a string"},
-		{name: "variation_id abc", edit: set("visitors[0].snapshots[0].decisions[0].variation_id", "abc"), wantErr: "visitors[0].snapshots[0].decisions[0].variation_id: must be a numeric string"},
-		{name: "variation_id number", edit: set("visitors[0].snapshots[0].decisions[0].variation_id", json.Number("3001")), wantErr: "visitors[0].snapshots[0].decisions[0].variation_id: must be a numeric string"},
+		// The Go SDK sends a holdout's "$opt_dummy_variation_id" (and campaign_id "") as is.
+		{name: "holdout variation_id and empty campaign_id", edit: func(t testing.TB, m map[string]any) {
+			set("visitors[0].snapshots[0].decisions[0].variation_id", "$opt_dummy_variation_id")(t, m)
+			set("visitors[0].snapshots[0].decisions[0].campaign_id", "")(t, m)
+		}},
+		{name: "variation_id number", edit: set("visitors[0].snapshots[0].decisions[0].variation_id", json.Number("3001")), wantErr: "visitors[0].snapshots[0].decisions[0].variation_id: must be a string or null"},
 		{name: "variation_id missing", edit: del("visitors[0].snapshots[0].decisions[0].variation_id"), wantErr: "visitors[0].snapshots[0].decisions[0].variation_id: required"},
 		{name: "variation_id null", edit: set("visitors[0].snapshots[0].decisions[0].variation_id", nil)},
 		{name: "variation_id empty", edit: set("visitors[0].snapshots[0].decisions[0].variation_id", "")},

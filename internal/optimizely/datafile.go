@@ -96,8 +96,6 @@ type Variation struct {
 	Key string
 	// Enabled is the variation's featureEnabled.
 	Enabled bool
-	// NumericID is false for ids such as "$opt_dummy_variation_id", sent as null.
-	NumericID bool
 
 	// decisionHead and eventHead are the parts of an impression that depend only on
 	// the rule and the variation, encoded once when the datafile is indexed.
@@ -296,12 +294,9 @@ func newRule(e rawExperiment, typ string) *Rule {
 		whitelist:   e.ForcedVariations,
 		cmab:        len(e.Cmab) > 0 && string(e.Cmab) != "null",
 	}
-	if r.CampaignID == "" {
-		r.CampaignID = r.ID
-	}
 	for _, v := range e.Variations {
-		vr := &Variation{ID: v.ID, Key: v.Key, Enabled: v.FeatureEnabled != nil && *v.FeatureEnabled, NumericID: allDigits(v.ID)}
-		vr.decisionHead, vr.eventHead = encodeDecisionParts(r.CampaignID, r.ID, vr.ID, vr.NumericID, r.Key, vr.Key)
+		vr := &Variation{ID: v.ID, Key: v.Key, Enabled: v.FeatureEnabled != nil && *v.FeatureEnabled}
+		vr.decisionHead, vr.eventHead = encodeDecisionParts(r.CampaignID, r.ID, vr.ID, r.Key, vr.Key)
 		r.Variations[v.Key] = vr
 		r.variationID[v.ID] = vr
 	}

@@ -39,8 +39,8 @@ func TestParseFixture(t *testing.T) {
 	h := df.Flags["checkout_redesign"].Rules["global_holdout"]
 	require.NotNil(t, h)
 	assert.Equal(t, RuleTypeHoldout, h.Type)
-	assert.Equal(t, "1673115", h.CampaignID, "a holdout has no layer: campaign falls back to its id")
-	assert.False(t, h.Variations["off"].NumericID)
+	assert.Empty(t, h.CampaignID, "a holdout has no layer: the Go SDK sends campaign_id \"\"")
+	assert.Equal(t, "$opt_dummy_variation_id", h.Variations["off"].ID)
 }
 
 func TestParseRejects(t *testing.T) {

@@ -93,7 +93,6 @@ func (b *Builder) AppendResolved(dst []byte, f *record.Fields) ([]byte, record.V
 type decision struct {
 	variation                             *Variation // set when resolved through the datafile
 	campaignID, experimentID, variationID string
-	numericVariation                      bool
 	flagKey, ruleKey, ruleType, varKey    string
 	enabled                               bool
 	resolution                            Resolution
@@ -136,7 +135,7 @@ func (d *decision) heads() (decisionHead, eventHead []byte) {
 	if d.variation != nil {
 		return d.variation.decisionHead, d.variation.eventHead
 	}
-	return encodeDecisionParts(d.campaignID, d.experimentID, d.variationID, d.numericVariation, d.ruleKey, d.varKey)
+	return encodeDecisionParts(d.campaignID, d.experimentID, d.variationID, d.ruleKey, d.varKey)
 }
 
 func (b *Builder) resolveDecision(f *record.Fields, visitor pcommon.Value) (decision, record.Verdict, string) {
@@ -156,7 +155,6 @@ func (b *Builder) resolveDecision(f *record.Fields, visitor pcommon.Value) (deci
 			if d.campaignID == "" {
 				d.campaignID = expID
 			}
-			d.numericVariation = allDigits(varID)
 			if d.ruleType == "" {
 				d.ruleType = RuleTypeFeatureTest
 			}
@@ -213,7 +211,7 @@ func (b *Builder) resolveDecision(f *record.Fields, visitor pcommon.Value) (deci
 		return d, record.Skipped, ReasonFlagDecisionNotSent
 	}
 	d.campaignID, d.experimentID = rule.CampaignID, rule.ID
-	d.variationID, d.numericVariation = v.ID, v.NumericID
+	d.variationID = v.ID
 	d.variation = v
 	d.enabled = v.Enabled
 	if hasEnabled {
@@ -289,17 +287,16 @@ func (b *Builder) appendConversion(dst []byte, f *record.Fields) ([]byte, record
 // encodeDecisionParts encodes what an impression's JSON holds around the flag key,
 // rule type and enabled flag: the decision head ends with `"flag_key":`, the event head
 // starts after enabled and ends with `"timestamp":`.
-func encodeDecisionParts(campaignID, experimentID, variationID string, numericVariation bool, ruleKey, varKey string) (decisionHead, eventHead []byte) {
+//
+// Ids go out as the datafile has them, as the Go SDK sends them: a holdout has no
+// layerId (campaign_id and entity_id "") and the variation id "$opt_dummy_variation_id".
+func encodeDecisionParts(campaignID, experimentID, variationID, ruleKey, varKey string) (decisionHead, eventHead []byte) {
 	d := append([]byte(nil), `"snapshots":[{"decisions":[{"campaign_id":`...)
 	d = jsonw.String(d, campaignID)
 	d = append(d, `,"experiment_id":`...)
 	d = jsonw.String(d, experimentID)
 	d = append(d, `,"variation_id":`...)
-	if numericVariation {
-		d = jsonw.String(d, variationID)
-	} else {
-		d = append(d, "null"...)
-	}
+	d = jsonw.String(d, variationID)
 	d = append(d, `,"metadata":{"rule_key":`...)
 	d = jsonw.String(d, ruleKey)
 	d = append(d, `,"variation_key":`...)
