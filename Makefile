@@ -6,15 +6,27 @@ COLLECTOR        := _build/otelcol-experimentation
 export GOTOOLCHAIN := local
 export GOFLAGS := -buildvcs=false
 
-.PHONY: test run collector tools generate bench fuzz e2e lint loadbench
+.PHONY: test run collector tools generate bench fuzz e2e lint loadbench sdkcompat nodeclient
 
-## test: everything CI runs: vet, gofmt, unit tests with -race, short fuzzing, end-to-end tests.
+## test: everything CI runs: vet, gofmt, unit tests with -race, the Optimizely SDK
+## comparison, short fuzzing, end-to-end tests with real clients.
 test: lint
 	go test -race -count=1 ./...
+	$(MAKE) sdkcompat
 	$(MAKE) fuzz FUZZTIME=5s
 	$(MAKE) e2e
 
+## sdkcompat: rule resolution and payloads against the official Optimizely Go SDK
+## (its own module, so the SDK never enters the exporter's dependencies).
+sdkcompat:
+	cd internal/sdkcompat && go vet ./... && go test -count=1 ./...
+
+## nodeclient: Node.js and the pinned OpenFeature/OpenTelemetry JS packages for the e2e tests.
+nodeclient:
+	bash e2e/nodeclient/install.sh
+
 lint:
+	cd e2e/goclient && go vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
 	go vet ./...
 

@@ -46,6 +46,7 @@ type options struct {
 	consumers     int    // default 10 (the exporter's default)
 	queueSize     int    // default 100000 (the exporter's default)
 	metricsPort   int    // Prometheus reader of the collector's own telemetry
+	traces        bool   // also a traces pipeline: otlp → experimentation (span events)
 }
 
 // binary returns the collector binary, or skips the test.
@@ -120,6 +121,9 @@ func newEnv(t *testing.T, o options) *env {
 		fmt.Fprintf(&b, "    metrics:\n      readers:\n        - pull:\n            exporter:\n              prometheus:\n                host: 127.0.0.1\n                port: %d\n", o.metricsPort)
 	}
 	b.WriteString("  pipelines:\n    logs:\n      receivers: [otlp]\n      exporters: [experimentation]\n")
+	if o.traces {
+		b.WriteString("    traces:\n      receivers: [otlp]\n      exporters: [experimentation]\n")
+	}
 	cfgPath, err := harness.WriteConfig(e.dir, b.String())
 	require.NoError(t, err)
 	e.collector = &harness.Collector{Binary: bin, ConfigPath: cfgPath, OTLPPort: port}
