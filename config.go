@@ -59,6 +59,9 @@ type Config struct {
 	FlushInterval time.Duration `mapstructure:"flush_interval"`
 	// MaxPayloadBytes caps the uncompressed JSON body of one request.
 	MaxPayloadBytes int `mapstructure:"max_payload_bytes"`
+	// TimeoutInterval bounds how long shutdown keeps sending what is queued when the
+	// collector gives no deadline (the SDKs' event processor timeout_interval).
+	TimeoutInterval time.Duration `mapstructure:"timeout_interval"`
 
 	Optimizely OptimizelyConfig `mapstructure:"optimizely"`
 	VWO        VWOConfig        `mapstructure:"vwo"`
@@ -99,6 +102,9 @@ func (cfg *Config) Unmarshal(conf *confmap.Conf) error {
 			return err
 		}
 	}
+	if err := checkKnownKeys(conf); err != nil {
+		return err
+	}
 	if err := conf.Unmarshal(cfg); err != nil {
 		return err
 	}
@@ -133,6 +139,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.MaxPayloadBytes < minPayloadBytes || cfg.MaxPayloadBytes > maxPayloadBytes {
 		add("max_payload_bytes must be between %d and %d, got %d", minPayloadBytes, maxPayloadBytes, cfg.MaxPayloadBytes)
+	}
+	if cfg.TimeoutInterval < 0 {
+		add("timeout_interval must not be negative, got %s", cfg.TimeoutInterval)
 	}
 	if cfg.Timeout < 0 {
 		add("timeout must not be negative, got %s", cfg.Timeout)

@@ -2,6 +2,8 @@ package experimentationexporter
 
 import (
 	"path/filepath"
+	"reflect"
+	"sort"
 	"testing"
 	"time"
 
@@ -41,6 +43,9 @@ func TestLoadConfig(t *testing.T) {
 		assert.Equal(t, int64(100_000), q.QueueSize)
 		assert.Equal(t, "items", q.Sizer.String())
 		assert.Equal(t, []string{"feature_flag.context.id", "user.id", "enduser.id"}, cfg.Mapping.VisitorID)
+		assert.Equal(t, time.Duration(0), cfg.RetryConfig.MaxElapsedTime, "retry without a time limit: nothing acknowledged is dropped by an outage")
+		assert.True(t, cfg.RetryConfig.Enabled)
+		assert.Equal(t, 30*time.Second, cfg.TimeoutInterval)
 	})
 	t.Run("full", func(t *testing.T) {
 		cfg := loadConfig(t, "full")
@@ -130,4 +135,52 @@ func TestConfigValidateErrors(t *testing.T) {
 			assert.Contains(t, err.Error(), tt.errMsg)
 		})
 	}
+}
+
+// Every unknown key under the exporter is a startup error that names it, also where
+// the embedded HTTP client config alone would ignore it.
+func TestUnknownKeysAreErrors(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	sub, err := cm.Sub(component.NewIDWithName(metadata.Type, "typos").String())
+	require.NoError(t, err)
+	err = sub.Unmarshal(createDefaultConfig().(*Config))
+	require.Error(t, err)
+	for _, key := range []string{"batchsize", "flsh_interval", "foo_bar", "polling_intervall", "visitor_ids", "queue_sise"} {
+		assert.Contains(t, err.Error(), key)
+	}
+
+	for name, yaml := range map[string]map[string]any{
+		"tls typo":             {"tls": map[string]any{"ca_fiel": "x"}, "optimizely": map[string]any{"datafile_path": "d"}},
+		"datafile client typo": {"optimizely": map[string]any{"sdk_key": "k", "datafile_client": map[string]any{"timeoutt": "1s"}}},
+		"vwo typo":             {"destination": "vwo", "vwo": map[string]any{"account_id": 1, "sdk_key": "k", "acount": 2}},
+	} {
+		err := confmap.NewFromStringMap(yaml).Unmarshal(createDefaultConfig().(*Config))
+		assert.Error(t, err, name)
+	}
+	// The full example loads: the check knows every real key.
+	require.NotNil(t, loadConfig(t, "full"))
+}
+
+// The strict mirror has exactly Config's keys, so a new setting cannot be refused.
+func TestStrictMirrorMatchesConfig(t *testing.T) {
+	assert.Equal(t, mapstructureKeys(reflect.TypeOf(Config{})), mapstructureKeys(reflect.TypeOf(strictConfig{})))
+	assert.Equal(t, mapstructureKeys(reflect.TypeOf(OptimizelyConfig{})), mapstructureKeys(reflect.TypeOf(strictOptimizelyConfig{})))
+}
+
+func mapstructureKeys(t reflect.Type) []string {
+	var keys []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("mapstructure")
+		if tag == ",squash" {
+			keys = append(keys, mapstructureKeys(f.Type)...)
+			continue
+		}
+		if tag != "" {
+			keys = append(keys, tag)
+		}
+	}
+	sort.Strings(keys)
+	return keys
 }

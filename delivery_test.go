@@ -3,6 +3,9 @@ package experimentationexporter
 import (
 	"context"
 	"encoding/json"
+	"go.opentelemetry.io/collector/component"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 	"net/http"
 	"os"
 	"strings"
@@ -270,4 +273,34 @@ func TestShutdownDrainsTheQueue(t *testing.T) {
 	assert.Empty(t, srv.Requests())
 	require.NoError(t, exp.Shutdown(context.Background()))
 	assert.Equal(t, vids(0, 50), deliveredIDs(t, srv))
+}
+
+// Shutdown says at info level what it drains, for how long, and what happens to the rest.
+func TestShutdownSaysWhatItDrains(t *testing.T) {
+	for _, persistent := range []bool{false, true} {
+		cfg := testConfig("http://127.0.0.1:1/v1/events")
+		cfg.TimeoutInterval = 7 * time.Second
+		if persistent {
+			id := component.MustNewID("file_storage")
+			cfg.QueueConfig.Get().StorageID = &id
+		}
+		core, logs := observer.New(zap.InfoLevel)
+		set := exportertest.NewNopSettings(metadata.Type)
+		set.Logger = zap.New(core)
+		e, err := newExporter(cfg, set)
+		require.NoError(t, err)
+		ctx, cancel := e.beginDrain(context.Background())
+		deadline, ok := ctx.Deadline()
+		cancel()
+		require.True(t, ok)
+		assert.WithinDuration(t, time.Now().Add(7*time.Second), deadline, time.Second)
+		lines := logs.FilterMessageSnippet("Shutting down").All()
+		require.Len(t, lines, 1)
+		assert.Equal(t, 7*time.Second, lines[0].ContextMap()["timeout_interval"])
+		if persistent {
+			assert.Contains(t, lines[0].Message, "stay in the persistent queue")
+		} else {
+			assert.Contains(t, lines[0].Message, "are lost")
+		}
+	}
 }

@@ -79,7 +79,8 @@ type experimentationExporter struct {
 	stopped sync.Once
 	// drain is set when shutdown begins: exporterhelper stops its retry sender first,
 	// so push retries by itself until the drain deadline to send what is queued in memory.
-	drain atomic.Pointer[drainState]
+	drain       atomic.Pointer[drainState]
+	drainLogged sync.Once
 	// backingOff holds batches waiting in exporterhelper's retry backoff, with the time
 	// by which their next attempt is due; shutdown waits for them (see waitBackoffs).
 	backoffMu  sync.Mutex
@@ -168,16 +169,26 @@ func (e *errStatus) Error() string {
 
 type drainState struct{ ctx context.Context }
 
-// drainBudget bounds how long shutdown keeps retrying when its context has no deadline.
-const drainBudget = 30 * time.Second
-
-// beginDrain is called before exporterhelper's shutdown drains the queue.
+// beginDrain is called before exporterhelper's shutdown drains the queue. Without a
+// deadline from the collector, timeout_interval bounds the drain.
 func (e *experimentationExporter) beginDrain(ctx context.Context) (context.Context, context.CancelFunc) {
 	cancel := context.CancelFunc(func() {})
-	if _, ok := ctx.Deadline(); !ok {
-		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), drainBudget)
+	budget := e.cfg.TimeoutInterval
+	if deadline, ok := ctx.Deadline(); ok {
+		budget = time.Until(deadline)
+	} else {
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), budget)
 	}
 	e.drain.Store(&drainState{ctx: ctx})
+	e.drainLogged.Do(func() {
+		if q := e.cfg.QueueConfig.Get(); q != nil && q.StorageID != nil {
+			e.logger.Info("Shutting down: sending the queued experimentation events. Events not sent in time stay in the persistent queue and are sent after the restart.",
+				zap.Duration("timeout_interval", budget), zap.String("storage", q.StorageID.String()))
+			return
+		}
+		e.logger.Info("Shutting down: sending the queued experimentation events. Events not sent in time are lost; set sending_queue::storage to keep them across restarts.",
+			zap.Duration("timeout_interval", budget))
+	})
 	return ctx, cancel
 }
 

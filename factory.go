@@ -22,6 +22,7 @@ import (
 const (
 	defaultMaxPayloadBytes  = 3_000_000
 	defaultTimeout          = 10 * time.Second
+	defaultTimeoutInterval  = 30 * time.Second
 	defaultPolling          = 5 * time.Minute
 	defaultQueueEvents      = 100_000
 	defaultIdleConnsPerHost = 64
@@ -59,14 +60,21 @@ func createDefaultConfig() component.Config {
 	queue.BlockOnOverflow = true
 	queue.Batch = configoptional.None[exporterhelper.BatchConfig]()
 
+	// Retry a retryable failure for as long as it lasts: an acknowledged event is never
+	// dropped because an outage outlived a timer. The queue bounds memory (or disk) and
+	// pushes back on the receiver when full; a user can still set a limit.
+	retry := configretry.NewDefaultBackOffConfig()
+	retry.MaxElapsedTime = 0
+
 	return &Config{
 		ClientConfig:    client,
 		QueueConfig:     configoptional.Some(queue),
-		RetryConfig:     configretry.NewDefaultBackOffConfig(),
+		RetryConfig:     retry,
 		Destination:     DestinationOptimizely,
 		BatchSize:       optimizelyBatchSize,
 		FlushInterval:   optimizelyFlushInterval,
 		MaxPayloadBytes: defaultMaxPayloadBytes,
+		TimeoutInterval: defaultTimeoutInterval,
 		Optimizely: OptimizelyConfig{
 			PollingInterval:   defaultPolling,
 			SendFlagDecisions: "auto",

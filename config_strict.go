@@ -1,0 +1,57 @@
+package experimentationexporter // import "github.com/experimentationexporter/experimentationexporter"
+
+import (
+	"fmt"
+	"time"
+
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/record"
+)
+
+// confighttp.ClientConfig implements confmap.Unmarshaler and decodes with unused keys
+// ignored (so it can be squash-embedded), which silently accepts every typo in a config
+// that embeds it (collector v0.162). checkKnownKeys decodes the configuration once more
+// into a mirror of Config whose client type is a defined type without that method, so
+// confmap's strict decoding names every unknown key. TestStrictMirrorMatchesConfig keeps
+// the mirror in step with Config.
+
+// strictClientConfig has ClientConfig's fields and none of its methods.
+type strictClientConfig confighttp.ClientConfig
+
+type strictConfig struct {
+	Client        strictClientConfig                                       `mapstructure:",squash"`
+	Queue         configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
+	Retry         configretry.BackOffConfig                                `mapstructure:"retry_on_failure"`
+	Destination   string                                                   `mapstructure:"destination"`
+	BatchSize     int                                                      `mapstructure:"batch_size"`
+	FlushInterval time.Duration                                            `mapstructure:"flush_interval"`
+	MaxPayload    int                                                      `mapstructure:"max_payload_bytes"`
+	Timeout       time.Duration                                            `mapstructure:"timeout_interval"`
+	Optimizely    strictOptimizelyConfig                                   `mapstructure:"optimizely"`
+	VWO           VWOConfig                                                `mapstructure:"vwo"`
+	Mapping       record.Mapping                                           `mapstructure:"mapping"`
+}
+
+type strictOptimizelyConfig struct {
+	SDKKey              string                                      `mapstructure:"sdk_key"`
+	DatafileAccessToken string                                      `mapstructure:"datafile_access_token"`
+	DatafilePath        string                                      `mapstructure:"datafile_path"`
+	DatafileURL         string                                      `mapstructure:"datafile_url"`
+	PollingInterval     time.Duration                               `mapstructure:"polling_interval"`
+	SendFlagDecisions   string                                      `mapstructure:"send_flag_decisions"`
+	Datafile            configoptional.Optional[strictClientConfig] `mapstructure:"datafile_client"`
+}
+
+// checkKnownKeys returns an error naming every key under the exporter that no setting has.
+func checkKnownKeys(conf *confmap.Conf) error {
+	var mirror strictConfig
+	if err := conf.Unmarshal(&mirror); err != nil {
+		return fmt.Errorf("experimentation exporter configuration: %w", err)
+	}
+	return nil
+}
