@@ -30,7 +30,9 @@ lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
 	go vet ./...
 
-## run: the demo: collector + Event API replica + an OTLP demo app, then what the API received.
+## run: the demo: Event API replica + collector (examples/demo.yaml) + e2e/goclient, a Go app
+## using the Optimizely Go SDK via OpenFeature and its OpenTelemetry hook; checks what the API
+## received against the SDK's own impressions.
 run: $(COLLECTOR)
 	go run ./cmd/demo -collector $(COLLECTOR) -config examples/demo.yaml
 

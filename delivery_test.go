@@ -3,9 +3,6 @@ package experimentationexporter
 import (
 	"context"
 	"encoding/json"
-	"go.opentelemetry.io/collector/component"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zaptest/observer"
 	"net/http"
 	"os"
 	"strings"
@@ -15,10 +12,13 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/eventsapi"
 	"github.com/experimentationexporter/experimentationexporter/internal/metadata"

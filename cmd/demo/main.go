@@ -1,18 +1,29 @@
 // Command demo runs the whole path on one machine: the Event API replica, the collector
-// built with ocb, and an application instrumented with the OpenTelemetry Go SDK that
-// emits impressions and conversions for a few hundred users and some ordinary log lines.
-// It prints what the API received and exits non-zero if anything is missing.
+// built with ocb (examples/demo.yaml: traces and logs pipelines, no mapping), and
+// e2e/goclient, a real Go app: the official Optimizely Go SDK decides flags behind an
+// OpenFeature provider, the OpenFeature Go SDK's contrib OpenTelemetry hook records each
+// evaluation as a feature_flag.evaluation span event exported over OTLP/HTTP, and a
+// purchase of every third user is an experiment.conversion log record. The app captures
+// the impressions the SDK itself would have sent; the demo compares them with what the
+// replica received and exits non-zero on any difference.
 //
 //	go run ./cmd/demo -collector _build/otelcol-experimentation -config examples/demo.yaml
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/eventsapi"
@@ -22,17 +33,51 @@ import (
 func main() {
 	collector := flag.String("collector", "_build/otelcol-experimentation", "collector binary built with ocb (make collector)")
 	config := flag.String("config", "examples/demo.yaml", "collector config; it reads OTLP_ENDPOINT, EVENTS_ENDPOINT and DATAFILE_PATH")
-	datafile := flag.String("datafile", "testdata/datafile.json", "Optimizely datafile the collector resolves events against")
-	users := flag.Int("users", 300, "demo users: one impression each, a conversion for every third")
+	datafile := flag.String("datafile", "testdata/datafile.json", "Optimizely datafile the app decides with and the collector resolves against")
+	goclient := flag.String("goclient", "", "prebuilt e2e/goclient binary (default: build it from e2e/goclient)")
+	users := flag.Int("users", 300, "demo users: every flag of the datafile is evaluated for each")
+	conversions := flag.Bool("conversions", true, "the app also reports a purchase for every third user")
 	wait := flag.Duration("wait", 60*time.Second, "longest wait for the events to arrive")
 	flag.Parse()
-	if err := run(*collector, *config, *datafile, *users, *wait); err != nil {
+	if err := run(*collector, *config, *datafile, *goclient, *users, *conversions, *wait); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
 	}
 }
 
-func run(collector, config, datafile string, users int, wait time.Duration) error {
+// decision is what the demo compares of one impression: the SDK's and the received.
+type decision struct {
+	RuleKey, RuleType, ExperimentID, VariationID, CampaignID, VariationKey string
+	Enabled                                                                bool
+}
+
+// wireDecision is an Optimizely Event API decision, as the SDK and the exporter send it.
+type wireDecision struct {
+	CampaignID   string  `json:"campaign_id"`
+	ExperimentID string  `json:"experiment_id"`
+	VariationID  *string `json:"variation_id"` // null when the id is not numeric
+	Metadata     struct {
+		FlagKey      string `json:"flag_key"`
+		RuleKey      string `json:"rule_key"`
+		RuleType     string `json:"rule_type"`
+		VariationKey string `json:"variation_key"`
+		Enabled      bool   `json:"enabled"`
+	} `json:"metadata"`
+}
+
+func (w wireDecision) decision() decision {
+	d := decision{RuleKey: w.Metadata.RuleKey, RuleType: w.Metadata.RuleType, ExperimentID: w.ExperimentID,
+		CampaignID: w.CampaignID, VariationKey: w.Metadata.VariationKey, Enabled: w.Metadata.Enabled}
+	if w.VariationID != nil {
+		d.VariationID = *w.VariationID
+	}
+	return d
+}
+
+// key is (visitor_id, flag_key): the app evaluates each pair once.
+type key struct{ user, flag string }
+
+func run(collector, config, datafile, goclient string, users int, conversions bool, wait time.Duration) error {
 	if _, err := os.Stat(collector); err != nil {
 		return fmt.Errorf("collector binary (build it with make collector): %w", err)
 	}
@@ -40,6 +85,22 @@ func run(collector, config, datafile string, users int, wait time.Duration) erro
 	if err != nil {
 		return err
 	}
+	tmp, err := os.MkdirTemp("", "demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if goclient == "" {
+		goclient = filepath.Join(tmp, "goclient")
+		fmt.Println("building the demo app (e2e/goclient, its own Go module)")
+		build := exec.Command("go", "build", "-o", goclient, ".")
+		build.Dir = "e2e/goclient"
+		build.Env = append(os.Environ(), "GOWORK=off")
+		if out, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("building e2e/goclient: %w\n%s", err, out)
+		}
+	}
+
 	api := eventsapi.New(eventsapi.Options{})
 	apiURL, err := api.Start("127.0.0.1:0")
 	if err != nil {
@@ -60,38 +121,31 @@ func run(collector, config, datafile string, users int, wait time.Duration) erro
 	}
 	defer col.Stop(30 * time.Second)
 
-	// The demo application: what an app with OpenFeature's OpenTelemetry hook emits.
-	ctx := context.Background()
-	app, err := harness.NewEmitter(ctx, otlp, 2*users+64)
+	// The demo application: decides, evaluates and exports, then exits after its flush.
+	expect := filepath.Join(tmp, "expect.jsonl")
+	args := []string{"-datafile", datafile, "-otlp", "http://" + otlp, "-users", strconv.Itoa(users), "-expect", expect}
+	wantConversions := 0
+	if conversions {
+		args = append(args, "-conversions")
+		wantConversions = (users + 2) / 3
+	}
+	fmt.Printf("running the demo app: goclient %s\n", strings.Join(args, " "))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, goclient, args...).CombinedOutput()
+	fmt.Printf("  %s\n", strings.TrimSpace(string(out)))
+	if err != nil {
+		return fmt.Errorf("demo app: %w", err)
+	}
+	want, evalsByFlag, err := readExpect(expect)
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	conversions, plain := 0, 0
-	for i := 0; i < users; i++ {
-		app.Impression(ctx, i, now)
-		if i%3 == 0 {
-			app.Conversion(ctx, i, now.Add(time.Second))
-			conversions++
-		}
-		if i%100 == 0 {
-			app.Plain(ctx, "GET /cart/"+harness.UserID(i)+" 200 12ms")
-			plain++
-		}
-	}
-	app.Plain(ctx, "POST /checkout 201 40ms")
-	plain++
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := app.Shutdown(sctx); err != nil { // flushes every record to the collector
-		return fmt.Errorf("demo app: %w", err)
-	}
-	fmt.Printf("demo app emitted %d impressions, %d conversions and %d ordinary log lines\n", users, conversions, plain)
 
 	start := time.Now()
 	arrived := harness.WaitFor(ctx, wait, func() bool {
 		st := api.Stats()
-		return st.Impressions >= users && st.Conversions >= conversions
+		return st.Impressions >= len(want) && st.Conversions >= wantConversions
 	})
 	if arrived {
 		fmt.Printf("all events arrived %s after the app's flush; stopping the collector (SIGTERM)\n", time.Since(start).Round(time.Millisecond))
@@ -102,24 +156,145 @@ func run(collector, config, datafile string, users int, wait time.Duration) erro
 		return err
 	}
 
-	st, uuids := api.Stats(), api.UUIDs()
-	dups := 0
-	for _, c := range uuids {
-		dups += c - 1
+	// What arrived, by evaluation, and the conversions.
+	st := api.Stats()
+	got := map[key][]decision{}
+	convByKey, revenue := map[string]int{}, int64(0)
+	for _, r := range api.Accepted() {
+		var b struct {
+			Visitors []struct {
+				ID        string `json:"visitor_id"`
+				Snapshots []struct {
+					Decisions []wireDecision `json:"decisions"`
+					Events    []struct {
+						Key     string `json:"key"`
+						Revenue *int64 `json:"revenue"`
+					} `json:"events"`
+				} `json:"snapshots"`
+			} `json:"visitors"`
+		}
+		if err := json.Unmarshal(r.Body, &b); err != nil {
+			return fmt.Errorf("a request the replica accepted: %w", err)
+		}
+		for _, v := range b.Visitors {
+			for _, s := range v.Snapshots {
+				for _, d := range s.Decisions {
+					k := key{v.ID, d.Metadata.FlagKey}
+					got[k] = append(got[k], d.decision())
+				}
+				for _, e := range s.Events {
+					if e.Key != "campaign_activated" {
+						convByKey[e.Key]++
+						if e.Revenue != nil {
+							revenue += *e.Revenue
+						}
+					}
+				}
+			}
+		}
+	}
+
+	// The summary: per flag and per rule, the SDK's impressions and the received ones.
+	evaluations := 0
+	for _, n := range evalsByFlag {
+		evaluations += n
 	}
 	fmt.Printf("Event API received:\n")
-	fmt.Printf("  requests     %d (%d accepted, %d rejected)\n", st.Requests, st.Accepted, st.Rejected)
-	fmt.Printf("  impressions  %d of %d\n", st.Impressions, users)
-	fmt.Printf("  conversions  %d of %d\n", st.Conversions, conversions)
-	fmt.Printf("  bytes        %d\n", st.Bytes)
-	fmt.Printf("  duplicates   %d\n", dups)
-	if st.Impressions < users || st.Conversions < conversions {
-		fmt.Fprintf(os.Stderr, "collector output:\n%s\n", tail(col.Output(), 4000))
-		return fmt.Errorf("missing events: %d of %d impressions and %d of %d conversions arrived",
-			st.Impressions, users, st.Conversions, conversions)
+	fmt.Printf("  requests     %d (%d accepted, %d rejected), %d bytes\n", st.Requests, st.Accepted, st.Rejected, st.Bytes)
+	fmt.Printf("  impressions  %d of the %d the Optimizely SDK sent for %d evaluations\n", st.Impressions, len(want), evaluations)
+	if conversions {
+		fmt.Printf("  conversions  %d of %d %v, revenue %d\n", st.Conversions, wantConversions, convByKey, revenue)
 	}
-	fmt.Println("every event arrived")
+	type count struct{ evals, sdk, got int }
+	flags, rules := map[string]*count{}, map[string]*count{}
+	bump := func(m map[string]*count, k string) *count {
+		if m[k] == nil {
+			m[k] = &count{}
+		}
+		return m[k]
+	}
+	for f, n := range evalsByFlag {
+		bump(flags, f).evals = n
+	}
+	for k, d := range want {
+		bump(flags, k.flag).sdk++
+		bump(rules, d.RuleKey+" ("+d.RuleType+")").sdk++
+	}
+	for k, ds := range got {
+		bump(flags, k.flag).got += len(ds)
+		for _, d := range ds {
+			bump(rules, d.RuleKey+" ("+d.RuleType+")").got++
+		}
+	}
+	fmt.Printf("  %-40s %11s %8s %8s\n", "flag", "evaluations", "sdk", "received")
+	for _, f := range slices.Sorted(maps.Keys(flags)) {
+		fmt.Printf("  %-40s %11d %8d %8d\n", f, flags[f].evals, flags[f].sdk, flags[f].got)
+	}
+	fmt.Printf("  %-40s %11s %8s %8s\n", "rule", "", "sdk", "received")
+	for _, r := range slices.Sorted(maps.Keys(rules)) {
+		fmt.Printf("  %-40s %11s %8d %8d\n", r, "", rules[r].sdk, rules[r].got)
+	}
+
+	// Per (visitor_id, flag_key): the same decision as the SDK's, once; nothing else.
+	var problems []string
+	for k, w := range want {
+		switch g := got[k]; {
+		case len(g) == 0:
+			problems = append(problems, fmt.Sprintf("missing %v: sdk %+v", k, w))
+		case len(g) > 1:
+			problems = append(problems, fmt.Sprintf("%v arrived %d times", k, len(g)))
+		case g[0] != w:
+			problems = append(problems, fmt.Sprintf("differs %v:\n      sdk      %+v\n      received %+v", k, w, g[0]))
+		}
+	}
+	for k, g := range got {
+		if _, ok := want[k]; !ok {
+			problems = append(problems, fmt.Sprintf("extra %v: the SDK sent none, received %+v", k, g[0]))
+		}
+	}
+	if st.Rejected > 0 {
+		problems = append(problems, fmt.Sprintf("%d requests rejected", st.Rejected))
+	}
+	if st.Conversions != wantConversions {
+		problems = append(problems, fmt.Sprintf("%d of %d conversions arrived", st.Conversions, wantConversions))
+	}
+	if len(problems) > 0 {
+		slices.Sort(problems)
+		fmt.Fprintf(os.Stderr, "collector output:\n%s\n", tail(col.Output(), 4000))
+		return fmt.Errorf("%d problems, e.g.:\n  %s", len(problems), strings.Join(problems[:min(10, len(problems))], "\n  "))
+	}
+	fmt.Println("every impression matches the Optimizely SDK's decision (rule, experiment, variation, campaign); every conversion arrived")
 	return nil
+}
+
+// readExpect reads the app's -expect file: the SDK's impressions by evaluation and the
+// number of evaluations per flag.
+func readExpect(path string) (map[key]decision, map[string]int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer f.Close()
+	want, evals := map[key]decision{}, map[string]int{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		var line struct {
+			User         string         `json:"user"`
+			Flag         string         `json:"flag"`
+			SDKDecisions []wireDecision `json:"sdk_decisions"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", path, err)
+		}
+		evals[line.Flag]++
+		if len(line.SDKDecisions) == 1 {
+			want[key{line.User, line.Flag}] = line.SDKDecisions[0].decision()
+		} else if len(line.SDKDecisions) > 1 {
+			return nil, nil, errors.New("an SDK impression with more than one decision: " + sc.Text())
+		}
+	}
+	return want, evals, sc.Err()
 }
 
 func tail(s string, n int) string {

@@ -4,6 +4,8 @@
 // spans over OTLP/HTTP. The SDK's own event dispatcher is replaced by one that
 // captures every payload the SDK would have posted to the Event API; those payloads
 // are written to -expect as the ground truth the collector's output is compared to.
+// With -conversions it also reports a purchase for every third user, as an app does:
+// an experiment.conversion log record through the OpenTelemetry logs SDK.
 //
 //	cd e2e/goclient && go build -o ../../_build/goclient .
 //	goclient -datafile testdata/datafile.json -otlp http://127.0.0.1:4318 -users 200 -expect want.jsonl
@@ -30,7 +32,10 @@ import (
 	"github.com/optimizely/go-sdk/v2/pkg/event"
 	"github.com/optimizely/go-sdk/v2/pkg/logging"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	otellog "go.opentelemetry.io/otel/log"
+	sdklog "go.opentelemetry.io/otel/sdk/log"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
@@ -64,12 +69,16 @@ func run() error {
 	flags := flag.String("flags", "", "comma-separated flag keys (default: every flag in the datafile)")
 	typ := flag.String("type", "bool", "OpenFeature flag type: bool (value = enabled) or string (value = variation key)")
 	expect := flag.String("expect", "", "write one JSON line per evaluation here")
+	conversions := flag.Bool("conversions", false, "also report a purchase (experiment.conversion log record, revenue 4200) for every third user; needs -otlp")
 	flag.Parse()
 	if *datafile == "" {
 		return errors.New("-datafile is required")
 	}
 	if *typ != "bool" && *typ != "string" {
 		return fmt.Errorf("-type %q: want bool or string", *typ)
+	}
+	if *conversions && *otlp == "" {
+		return errors.New("-conversions needs -otlp")
 	}
 	data, err := os.ReadFile(*datafile)
 	if err != nil {
@@ -103,9 +112,11 @@ func run() error {
 
 	// OpenTelemetry: a tracer provider exporting over OTLP/HTTP (or not at all).
 	ctx := context.Background()
-	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(resource.NewSchemaless(
-		attribute.String("service.name", "goclient")))}
+	res := resource.NewSchemaless(attribute.String("service.name", "goclient"))
+	tpOpts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	var exp *recordingExporter
+	var lp *sdklog.LoggerProvider
+	var logExp *recordingLogExporter
 	if *otlp != "" {
 		u, err := url.Parse(*otlp)
 		if err != nil {
@@ -120,9 +131,23 @@ func run() error {
 		}
 		exp = &recordingExporter{SpanExporter: e}
 		tpOpts = append(tpOpts, sdktrace.WithBatcher(exp, sdktrace.WithBlocking()))
+		if *conversions {
+			u.Path = strings.TrimSuffix(u.Path, "/v1/traces") + "/v1/logs"
+			le, err := otlploghttp.New(ctx, otlploghttp.WithEndpointURL(u.String()))
+			if err != nil {
+				return err
+			}
+			logExp = &recordingLogExporter{Exporter: le}
+			lp = sdklog.NewLoggerProvider(sdklog.WithResource(res),
+				sdklog.WithProcessor(sdklog.NewBatchProcessor(logExp, sdklog.WithMaxQueueSize(max(*users, 2048)))))
+		}
 	}
 	tp := sdktrace.NewTracerProvider(tpOpts...)
 	tracer := tp.Tracer("goclient")
+	var logger otellog.Logger
+	if lp != nil {
+		logger = lp.Logger("goclient")
+	}
 
 	// OpenFeature: the provider below and the contrib hook with its defaults.
 	if err := openfeature.SetProviderAndWait(newProvider(optly)); err != nil {
@@ -132,6 +157,7 @@ func run() error {
 	of := openfeature.NewClient("goclient")
 
 	var out []expectation
+	sent := 0 // conversions
 	for i := range *users {
 		user := fmt.Sprintf("user-%d", i)
 		for _, key := range keys {
@@ -152,6 +178,19 @@ func run() error {
 			enabled, _ := d.FlagMetadata["enabled"].(bool)
 			out = append(out, expectation{User: user, Flag: key, VariationKey: d.Variant,
 				Reason: string(d.Reason), Value: d.Value, RuleKey: rule, Enabled: enabled})
+		}
+		if logger != nil && i%3 == 0 {
+			// A conversion: the user bought something worth 42.00 (revenue in cents).
+			var r otellog.Record
+			r.SetEventName("experiment.conversion")
+			r.SetTimestamp(time.Now())
+			r.AddAttributes(
+				attribute.String("user.id", user),
+				attribute.String("experiment.event.key", "purchase"),
+				attribute.Int64("experiment.revenue", 4200),
+			)
+			logger.Emit(ctx, r)
+			sent++
 		}
 	}
 
@@ -187,6 +226,14 @@ func run() error {
 			return fmt.Errorf("exporting spans: %w", err)
 		}
 	}
+	if lp != nil {
+		if err := lp.Shutdown(sctx); err != nil { // flushes the conversions
+			return fmt.Errorf("shutting down the logger provider: %w", err)
+		}
+		if err := logExp.firstErr(); err != nil {
+			return fmt.Errorf("exporting log records: %w", err)
+		}
+	}
 
 	if *expect != "" {
 		f, err := os.Create(*expect)
@@ -204,8 +251,12 @@ func run() error {
 			return err
 		}
 	}
-	fmt.Fprintf(os.Stderr, "goclient: %d evaluations (%d users x %d flags), %d SDK impressions\n",
+	fmt.Fprintf(os.Stderr, "goclient: %d evaluations (%d users x %d flags), %d SDK impressions",
 		len(out), *users, len(keys), captured.count())
+	if *conversions {
+		fmt.Fprintf(os.Stderr, ", %d conversions", sent)
+	}
+	fmt.Fprintln(os.Stderr)
 	return nil
 }
 
@@ -362,6 +413,31 @@ func (r *recordingExporter) ExportSpans(ctx context.Context, spans []sdktrace.Re
 }
 
 func (r *recordingExporter) firstErr() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.err
+}
+
+// recordingLogExporter remembers the first export error of the log batch processor.
+type recordingLogExporter struct {
+	sdklog.Exporter
+	mu  sync.Mutex
+	err error
+}
+
+func (r *recordingLogExporter) Export(ctx context.Context, records []sdklog.Record) error {
+	err := r.Exporter.Export(ctx, records)
+	if err != nil {
+		r.mu.Lock()
+		if r.err == nil {
+			r.err = err
+		}
+		r.mu.Unlock()
+	}
+	return err
+}
+
+func (r *recordingLogExporter) firstErr() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.err
