@@ -3,10 +3,11 @@ package experimentationexporter // import "github.com/experimentationexporter/ex
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configauth"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.uber.org/zap"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/datafile"
@@ -17,15 +18,19 @@ import (
 const warnPollingBelow = 30 * time.Second
 
 // newDatafilePoller polls the Optimizely CDN for optimizely::sdk_key. The datafile client
-// uses optimizely::datafile_client when set, else the events client.
-func newDatafilePoller(ctx context.Context, host component.Host, set component.TelemetrySettings, cfg *Config, eventsClient *http.Client, onUpdate func(*optimizely.Datafile)) (datafilePoller, error) {
-	client := eventsClient
+// uses optimizely::datafile_client when set, else the events client's settings (TLS,
+// proxy, timeouts) without its headers and auth: those are meant for the events API
+// (or a proxy in front of it) and never go to the CDN.
+func newDatafilePoller(ctx context.Context, host component.Host, set component.TelemetrySettings, cfg *Config, onUpdate func(*optimizely.Datafile)) (datafilePoller, error) {
+	clientCfg := cfg.ClientConfig
+	clientCfg.Headers = nil
+	clientCfg.Auth = configoptional.None[configauth.Config]()
 	if cfg.Optimizely.Datafile.HasValue() {
-		c, err := cfg.Optimizely.Datafile.Get().ToClient(ctx, host.GetExtensions(), set)
-		if err != nil {
-			return nil, fmt.Errorf("building the datafile HTTP client: %w", err)
-		}
-		client = c
+		clientCfg = *cfg.Optimizely.Datafile.Get()
+	}
+	client, err := clientCfg.ToClient(ctx, host.GetExtensions(), set)
+	if err != nil {
+		return nil, fmt.Errorf("building the datafile HTTP client: %w", err)
 	}
 	if cfg.Optimizely.PollingInterval < warnPollingBelow {
 		set.Logger.Warn("optimizely::polling_interval is below 30s; the datafile rarely changes that often.",

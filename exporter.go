@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,6 +87,8 @@ type experimentationExporter struct {
 	// by which their next attempt is due; shutdown waits for them (see waitBackoffs).
 	backoffMu  sync.Mutex
 	backingOff map[*eventBatch]time.Time
+	// secrets are removed from every response body that reaches a log line.
+	secrets []string
 	// meanEventBytes sizes new batches' buffers.
 	meanEventBytes atomic.Int64
 
@@ -104,14 +108,15 @@ func newExporter(cfg *Config, set exporter.Settings) (*experimentationExporter, 
 		return nil, err
 	}
 	e := &experimentationExporter{
-		cfg:    cfg,
-		set:    set.TelemetrySettings,
-		logger: set.Logger,
-		reader: record.NewReader(cfg.Mapping),
-		spans:  spanevent.NewReader(cfg.Mapping.ImpressionEvent, cfg.Mapping.ConversionEvent, cfg.Mapping.VisitorID),
-		obs:    newObserver(tb, set.Logger),
-		tb:     tb,
-		stop:   make(chan struct{}),
+		cfg:     cfg,
+		set:     set.TelemetrySettings,
+		logger:  set.Logger,
+		reader:  record.NewReader(cfg.Mapping),
+		secrets: secretValues(cfg),
+		spans:   spanevent.NewReader(cfg.Mapping.ImpressionEvent, cfg.Mapping.ConversionEvent, cfg.Mapping.VisitorID),
+		obs:     newObserver(tb, set.Logger),
+		tb:      tb,
+		stop:    make(chan struct{}),
 
 		backingOff: map[*eventBatch]time.Time{},
 	}
@@ -411,12 +416,35 @@ func statusClass(code int) string {
 // redact removes configured secrets from text that came from the network: an API
 // may echo a key back in an error body, and that body reaches logs.
 func (e *experimentationExporter) redact(s string) string {
-	for _, secret := range []configopaque.String{e.cfg.Optimizely.SDKKey, e.cfg.Optimizely.DatafileAccessToken, e.cfg.VWO.SDKKey} {
-		if secret != "" {
-			s = strings.ReplaceAll(s, string(secret), "<redacted>")
-		}
+	for _, secret := range e.secrets {
+		s = strings.ReplaceAll(s, secret, "<redacted>")
 	}
 	return s
+}
+
+// secretValues lists what must never reach a log line: the keys and token, every
+// configured header value (an Authorization or API-key header for a proxy) and the
+// proxy URL's password. Longer values first, so one that contains another is hidden whole.
+func secretValues(cfg *Config) []string {
+	var out []string
+	add := func(v string) {
+		if v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	for _, v := range []configopaque.String{cfg.Optimizely.SDKKey, cfg.Optimizely.DatafileAccessToken, cfg.VWO.SDKKey} {
+		add(string(v))
+	}
+	for _, v := range cfg.Headers.Iter {
+		add(string(v))
+	}
+	if u, err := url.Parse(cfg.ProxyURL); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			add(pw)
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return out
 }
 
 // logDispatch is the collector's LOG_EVENT notification: one debug line per request.

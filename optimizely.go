@@ -66,7 +66,7 @@ func (d *optimizelyDestination) start(ctx context.Context, host component.Host, 
 		d.setDatafile(df)
 		return nil
 	}
-	p, err := newDatafilePoller(ctx, host, d.set, d.cfg, client, d.setDatafile)
+	p, err := newDatafilePoller(ctx, host, d.set, d.cfg, d.setDatafile)
 	if err != nil {
 		return err
 	}

@@ -99,3 +99,55 @@ func TestVWOKeyNeverReachesLogs(t *testing.T) {
 	_ = exp.Shutdown(ctx)
 	assertNoSecrets(t, logs, vwoKey)
 }
+
+// Header values (an API key for a proxy in front of the events API) are secrets too:
+// redacted when the API echoes them, and sent to the events API only, never to the CDN.
+func TestHeaderValuesAreSecretsAndStayWithTheEventsAPI(t *testing.T) {
+	const apiKey, bearer = "ProxyApiKeyVerySecret44", "Bearer ProxyTokenVerySecret45"
+	srv := replica(t)
+	srv.Script(eventsapi.Step{Status: http.StatusServiceUnavailable, RetryAfter: "0", Body: "bad request with headers x-api-key=" + apiKey + " authorization=" + bearer})
+	var cdnHeaders []http.Header
+	c := &cdn{revision: "131"}
+	cdnSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		cdnHeaders = append(cdnHeaders, r.Header.Clone())
+		c.mu.Unlock()
+		c.ServeHTTP(w, r)
+	}))
+	defer cdnSrv.Close()
+
+	cfg := sdkKeyConfig(t, srv.URL()+"/v1/events", cdnSrv.URL)
+	cfg.Optimizely.DatafileAccessToken = ""
+	cfg.Headers.Set("X-Api-Key", apiKey)
+	cfg.Headers.Set("Authorization", bearer)
+	cfg.BatchSize = 2
+	cfg.FlushInterval = 20 * time.Millisecond
+	core, logs := observer.New(zap.DebugLevel)
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	exp, _, err := newLogsExporter(context.Background(), set, cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, exp.ConsumeLogs(context.Background(), visitors(2)))
+	require.Eventually(t, func() bool { return len(deliveredIDs(t, srv)) == 2 }, 15*time.Second, 20*time.Millisecond)
+	require.NoError(t, exp.Shutdown(context.Background()))
+
+	for _, r := range srv.Requests() {
+		assert.Equal(t, apiKey, r.Header.Get("X-Api-Key"), "the events API gets the configured headers")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	require.NotEmpty(t, cdnHeaders)
+	for _, h := range cdnHeaders {
+		assert.Empty(t, h.Get("X-Api-Key"), "the CDN never gets the events API's headers")
+		assert.Empty(t, h.Get("Authorization"))
+	}
+	assert.NotZero(t, logs.FilterMessageSnippet("Dispatched events request").Len())
+	assertNoSecrets(t, logs, apiKey, "ProxyTokenVerySecret45")
+}
+
+func TestProxyPasswordIsASecret(t *testing.T) {
+	cfg := testConfig("http://127.0.0.1:1/v1/events")
+	cfg.ProxyURL = "http://user:ProxyPassword46@127.0.0.1:3128"
+	assert.Contains(t, secretValues(cfg), "ProxyPassword46")
+}
