@@ -203,7 +203,11 @@ func run(collector, config, datafile, goclient string, users int, conversions bo
 	fmt.Printf("  requests     %d (%d accepted, %d rejected), %d bytes\n", st.Requests, st.Accepted, st.Rejected, st.Bytes)
 	fmt.Printf("  impressions  %d of the %d the Optimizely SDK sent for %d evaluations\n", st.Impressions, len(want), evaluations)
 	if conversions {
-		fmt.Printf("  conversions  %d of %d %v, revenue %d\n", st.Conversions, wantConversions, convByKey, revenue)
+		var byKey []string
+		for _, k := range slices.Sorted(maps.Keys(convByKey)) {
+			byKey = append(byKey, fmt.Sprintf("%s %d", k, convByKey[k]))
+		}
+		fmt.Printf("  conversions  %d of %d (%s), revenue %d\n", st.Conversions, wantConversions, strings.Join(byKey, ", "), revenue)
 	}
 	type count struct{ evals, sdk, got int }
 	flags, rules := map[string]*count{}, map[string]*count{}
