@@ -362,6 +362,7 @@ func (e *experimentationExporter) send(ctx context.Context, b *eventBatch, i, j 
 	req.ContentLength = int64(size)
 	req.GetBody = newBody
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json") // as the SDKs send it
 	e.dest.authorize(req)
 
 	resp, err := e.client.Do(req)

@@ -89,6 +89,20 @@ func TestGoldenPayloads(t *testing.T) {
 			},
 		},
 		{
+			name:   "fractional revenue: truncated in revenue, kept as given in tags (as the SDKs do)",
+			golden: "optimizely_conversion_fractional_revenue.json",
+			record: with(conversion("user-6", "purchase"), func(lr plog.LogRecord) {
+				lr.Attributes().PutDouble("experiment.revenue", 42.99)
+			}),
+		},
+		{
+			name:   "an app's own $opt_bot_filtering is kept beside the datafile's",
+			golden: "optimizely_app_bot_filtering.json",
+			record: with(impression("user-10", "checkout_redesign", "checkout_redesign_ab", "control"), func(lr plog.LogRecord) {
+				lr.Attributes().PutEmptyMap("experiment.visitor.attributes").PutBool("$opt_bot_filtering", false)
+			}),
+		},
+		{
 			name:   "event.id gives the uuid",
 			golden: "optimizely_event_id.json",
 			record: with(conversion("user-5", "signup"), func(lr plog.LogRecord) {

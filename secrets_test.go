@@ -134,6 +134,7 @@ func TestHeaderValuesAreSecretsAndStayWithTheEventsAPI(t *testing.T) {
 
 	for _, r := range srv.Requests() {
 		assert.Equal(t, apiKey, r.Header.Get("X-Api-Key"), "the events API gets the configured headers")
+		assert.Equal(t, "application/json", r.Header.Get("Accept"), "as the SDKs send it")
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

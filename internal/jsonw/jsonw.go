@@ -4,6 +4,7 @@ package jsonw // import "github.com/experimentationexporter/experimentationexpor
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -137,16 +138,26 @@ func value(dst []byte, v pcommon.Value, depth int) []byte {
 
 // Map appends m as a JSON object.
 func Map(dst []byte, m pcommon.Map, depth int) []byte {
+	dst, _ = OpenMap(dst, m, depth)
+	return append(dst, '}')
+}
+
+// OpenMap appends m as a JSON object without its closing brace, leaving out the keys
+// in skip, so the caller can add members; it returns how many members it wrote.
+func OpenMap(dst []byte, m pcommon.Map, depth int, skip ...string) ([]byte, int) {
 	dst = append(dst, '{')
-	first := true
+	n := 0
 	for k, v := range m.All() {
-		if !first {
+		if slices.Contains(skip, k) {
+			continue
+		}
+		if n > 0 {
 			dst = append(dst, ',')
 		}
-		first = false
+		n++
 		dst = String(dst, k)
 		dst = append(dst, ':')
 		dst = value(dst, v, depth)
 	}
-	return append(dst, '}')
+	return dst, n
 }

@@ -364,5 +364,7 @@ func (d *Datafile) BatchPrefix(clientName, clientVersion string) []byte {
 	b = jsonw.String(b, clientVersion)
 	b = append(b, `,"anonymize_ip":`...)
 	b = strconv.AppendBool(b, d.AnonymizeIP)
-	return append(b, `,"enrich_decisions":true,"visitors":[`...)
+	b = append(b, `,"enrich_decisions":true,"region":`...)
+	b = jsonw.String(b, d.Region)
+	return append(b, `,"visitors":[`...)
 }

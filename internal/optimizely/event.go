@@ -236,11 +236,24 @@ func (b *Builder) appendConversion(dst []byte, f *record.Fields) ([]byte, record
 	if !ok {
 		return dst, record.Dropped, ReasonUnknownEventKey
 	}
+	// Revenue is an integer (cents); like the SDKs, a fractional amount is truncated
+	// in "revenue" and kept as given in tags.
 	revenue, hasRevenue := f.Get(record.Revenue)
+	var irevenue int64
 	if hasRevenue {
-		switch {
-		case revenue.Type() == pcommon.ValueTypeInt && abs(revenue.Int()) <= jsonw.MaxSafeInteger:
+		switch revenue.Type() {
+		case pcommon.ValueTypeInt:
+			irevenue = revenue.Int()
+		case pcommon.ValueTypeDouble:
+			if d := revenue.Double(); jsonw.Finite(d) && math.Abs(d) <= jsonw.MaxSafeInteger {
+				irevenue = int64(d)
+			} else {
+				return dst, record.Dropped, ReasonInvalidRevenue
+			}
 		default:
+			return dst, record.Dropped, ReasonInvalidRevenue
+		}
+		if abs(irevenue) > jsonw.MaxSafeInteger {
 			return dst, record.Dropped, ReasonInvalidRevenue
 		}
 	}
@@ -270,18 +283,57 @@ func (b *Builder) appendConversion(dst []byte, f *record.Fields) ([]byte, record
 	dst = appendUUID(dst, f, visitor, key, "", "")
 	if hasRevenue {
 		dst = append(dst, `,"revenue":`...)
-		dst = strconv.AppendInt(dst, revenue.Int(), 10)
+		dst = strconv.AppendInt(dst, irevenue, 10)
 	}
 	if hasValue {
 		dst = append(dst, `,"value":`...)
 		dst = jsonw.Float(dst, fvalue)
 	}
-	if tags, ok := f.Get(record.Tags); ok && tags.Type() == pcommon.ValueTypeMap {
-		dst = append(dst, `,"tags":`...)
-		dst = jsonw.Map(dst, tags.Map(), 1)
-	}
+	dst = appendTags(dst, f, revenue, hasRevenue, value, hasValue)
 	dst = append(dst, "}]}]}"...)
 	return dst, record.Built, ""
+}
+
+// appendTags writes the event tags as the SDKs send them: the app's tags with revenue
+// and value among them, as given (the SDKs read both out of the tags).
+func appendTags(dst []byte, f *record.Fields, revenue pcommon.Value, hasRevenue bool, value pcommon.Value, hasValue bool) []byte {
+	tags, ok := f.Get(record.Tags)
+	ok = ok && tags.Type() == pcommon.ValueTypeMap
+	if !ok && !hasRevenue && !hasValue {
+		return dst
+	}
+	dst = append(dst, `,"tags":`...)
+	n := 0
+	if ok {
+		var skip []string
+		if hasRevenue {
+			skip = append(skip, "revenue")
+		}
+		if hasValue {
+			skip = append(skip, "value")
+		}
+		dst, n = jsonw.OpenMap(dst, tags.Map(), 1, skip...)
+	} else {
+		dst = append(dst, '{')
+	}
+	for _, tag := range []struct {
+		key string
+		v   pcommon.Value
+		has bool
+	}{{"revenue", revenue, hasRevenue}, {"value", value, hasValue}} {
+		if !tag.has {
+			continue
+		}
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		dst = append(dst, '"')
+		dst = append(dst, tag.key...)
+		dst = append(dst, `":`...)
+		dst = jsonw.Value(dst, tag.v)
+	}
+	return append(dst, '}')
 }
 
 // encodeDecisionParts encodes what an impression's JSON holds around the flag key,
@@ -325,9 +377,6 @@ func (b *Builder) appendVisitorStart(dst []byte, visitor pcommon.Value, f *recor
 		for k, v := range attrs.Map().All() {
 			var id string
 			if strings.HasPrefix(k, "$opt_") {
-				if k == "$opt_bot_filtering" && b.botFilter != nil {
-					continue // the datafile's setting wins, as in the SDKs
-				}
 				id = k
 				hasUA = hasUA || k == "$opt_user_agent"
 			} else if id, ok = b.df.Attributes[k]; !ok {
