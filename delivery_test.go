@@ -304,3 +304,42 @@ func TestShutdownSaysWhatItDrains(t *testing.T) {
 		}
 	}
 }
+
+// A 413 is learnt: after the first batch is bisected, later batches are cut to a size
+// the API took, with no further 413s.
+func TestPayloadTooLargeIsRemembered(t *testing.T) {
+	srv := replica(t)
+	var limit int
+	srv.SetFault(func(r *http.Request, body []byte) *eventsapi.Step {
+		if len(body) > limit {
+			return &eventsapi.Step{Status: http.StatusRequestEntityTooLarge}
+		}
+		return nil
+	})
+	cfg := deliveryConfig(srv)
+	cfg.BatchSize = 16
+	cfg.FlushInterval = time.Hour
+	e := startedExporter(t, cfg)
+	one, err := e.convert(context.Background(), visitors(1))
+	require.NoError(t, err)
+	limit = one.(*eventBatch).BytesSize() * 5 // a proxy that takes about 5 events
+
+	for k := 0; k < 3; k++ {
+		req, err := e.convert(context.Background(), visitors(16))
+		require.NoError(t, err)
+		before := len(srv.Requests())
+		require.NoError(t, e.push(context.Background(), req))
+		tooLarge := 0
+		for _, r := range srv.Requests()[before:] {
+			if r.Status == http.StatusRequestEntityTooLarge {
+				tooLarge++
+			}
+		}
+		if k == 0 {
+			assert.Positive(t, tooLarge, "the first batch learns the limit")
+		} else {
+			assert.Zero(t, tooLarge, "batch %d is cut to the learnt size at once", k)
+		}
+	}
+	assert.Len(t, deliveredIDs(t, srv), 48)
+}

@@ -89,6 +89,8 @@ type experimentationExporter struct {
 	backingOff map[*eventBatch]time.Time
 	// secrets are removed from every response body that reaches a log line.
 	secrets []string
+	// payloadCap is the body size learnt from 413 answers (0: none yet).
+	payloadCap atomic.Int64
 	// meanEventBytes sizes new batches' buffers.
 	meanEventBytes atomic.Int64
 
@@ -289,7 +291,7 @@ func (e *experimentationExporter) pushOnce(ctx context.Context, req xexporterhel
 	// Work is a stack of event ranges, first range on top; 413 and 400 push halves.
 	type span struct{ i, j int }
 	var work []span
-	b.byteChunks(e.cfg.MaxPayloadBytes, func(i, j int) bool {
+	b.byteChunks(e.chunkBytes(), func(i, j int) bool {
 		work = append(work, span{i, j})
 		return true
 	})
@@ -313,6 +315,9 @@ func (e *experimentationExporter) pushOnce(ctx context.Context, req xexporterhel
 		if errors.As(err, &st) && (st.code == http.StatusRequestEntityTooLarge || st.code == http.StatusBadRequest) {
 			if n > 1 {
 				// Halve: a 413 shrinks the body, a 400 isolates the bad event(s).
+				if st.code == http.StatusRequestEntityTooLarge {
+					e.learnPayloadCap(b.bodySize(s.i, s.j) / 2)
+				}
 				mid := s.i + n/2
 				work = append(work, span{mid, s.j}, span{s.i, mid})
 				continue
@@ -344,6 +349,32 @@ func (e *experimentationExporter) pushOnce(ctx context.Context, req xexporterhel
 		return pe
 	}
 	return nil
+}
+
+// chunkBytes is the body size batches are cut to: max_payload_bytes, or less once the
+// events API answered 413 to a smaller body (a proxy's limit, say).
+func (e *experimentationExporter) chunkBytes() int {
+	if c := int(e.payloadCap.Load()); c > 0 && c < e.cfg.MaxPayloadBytes {
+		return c
+	}
+	return e.cfg.MaxPayloadBytes
+}
+
+// learnPayloadCap remembers a body size that the events API should accept, so later
+// batches are cut to it at once instead of being bisected again.
+func (e *experimentationExporter) learnPayloadCap(size int) {
+	size = max(size, minPayloadBytes)
+	for {
+		cur := e.payloadCap.Load()
+		if cur > 0 && cur <= int64(size) {
+			return
+		}
+		if e.payloadCap.CompareAndSwap(cur, int64(size)) {
+			e.logger.Info("The events API refused a request as too large (413); later requests are cut smaller.",
+				zap.Int("request_bytes", size))
+			return
+		}
+	}
 }
 
 // send posts events [i, j) of b once and maps the answer to an error.
