@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/jsonw"
 )
@@ -344,7 +345,7 @@ func allDigits(s string) bool {
 
 // EventsURL is the Event API endpoint of the datafile's region.
 func (d *Datafile) EventsURL() string {
-	if d.Region == "EU" {
+	if strings.EqualFold(d.Region, "EU") { // the SDKs upper-case it first
 		return "https://eu.logx.optimizely.com/v1/events"
 	}
 	return "https://logx.optimizely.com/v1/events"

@@ -82,3 +82,12 @@ func FuzzParseDatafile(f *testing.F) {
 		_ = df.EventsURL()
 	})
 }
+
+func TestEventsURLRegionIsCaseInsensitive(t *testing.T) {
+	for region, want := range map[string]string{
+		"EU": "https://eu.logx.optimizely.com/v1/events", "eu": "https://eu.logx.optimizely.com/v1/events",
+		"US": "https://logx.optimizely.com/v1/events", "APAC": "https://logx.optimizely.com/v1/events",
+	} {
+		assert.Equal(t, want, (&Datafile{Region: region}).EventsURL(), region)
+	}
+}

@@ -182,25 +182,8 @@ type sdkDecision struct {
 // and the dispatched visitors by user and flag.
 func sdkRun(t *testing.T, data []byte, flags []string, users int, set attrSet) (map[string]sdkDecision, map[string]*visitorJSON) {
 	t.Helper()
-	cm, err := config.NewStaticProjectConfigManagerFromPayload(data, logging.GetLogger("", "sdkcompat"))
-	if err != nil {
-		t.Fatalf("SDK rejects the datafile: %v", err)
-	}
 	disp := &capturingDispatcher{}
-	bp := event.NewBatchEventProcessor(
-		event.WithBatchSize(500),
-		event.WithQueueSize(1<<20),
-		event.WithFlushInterval(time.Hour),
-		event.WithEventDispatcher(disp),
-	)
-	c, err := (&client.OptimizelyFactory{Datafile: data}).Client(
-		client.WithConfigManager(cm),
-		client.WithEventProcessor(bp),
-		client.WithOdpDisabled(true),
-	)
-	if err != nil {
-		t.Fatalf("SDK client: %v", err)
-	}
+	c := newSDKClient(t, data, disp)
 	decisions := make(map[string]sdkDecision, users*len(flags))
 	for i := range users {
 		id := userID(i)
@@ -234,6 +217,31 @@ func sdkRun(t *testing.T, data []byte, flags []string, users int, set attrSet) (
 		sent[k] = v
 	}
 	return decisions, sent
+}
+
+// newSDKClient makes an SDK client for the datafile whose batches (of up to 500 visitors,
+// flushed when full and on Close) go to disp.
+func newSDKClient(t *testing.T, data []byte, disp event.Dispatcher) *client.OptimizelyClient {
+	t.Helper()
+	cm, err := config.NewStaticProjectConfigManagerFromPayload(data, logging.GetLogger("", "sdkcompat"))
+	if err != nil {
+		t.Fatalf("SDK rejects the datafile: %v", err)
+	}
+	bp := event.NewBatchEventProcessor(
+		event.WithBatchSize(500),
+		event.WithQueueSize(1<<20),
+		event.WithFlushInterval(time.Hour),
+		event.WithEventDispatcher(disp),
+	)
+	c, err := (&client.OptimizelyFactory{Datafile: data}).Client(
+		client.WithConfigManager(cm),
+		client.WithEventProcessor(bp),
+		client.WithOdpDisabled(true),
+	)
+	if err != nil {
+		t.Fatalf("SDK client: %v", err)
+	}
+	return c
 }
 
 func userID(i int) string              { return "user-" + strconv.Itoa(i) }
@@ -273,30 +281,39 @@ func (e *exporterRun) build(user, flagKey, variation, ruleKey string, attrs map[
 		a.PutStr("experiment.rule.key", ruleKey)
 	}
 	if attrs != nil {
-		m := a.PutEmptyMap("experiment.visitor.attributes")
-		keys := make([]string, 0, len(attrs))
-		for k := range attrs {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			switch v := attrs[k].(type) {
-			case string:
-				m.PutStr(k, v)
-			case bool:
-				m.PutBool(k, v)
-			case int:
-				m.PutInt(k, int64(v))
-			case float64:
-				m.PutDouble(k, v)
-			default:
-				panic(fmt.Sprintf("attribute %s: unsupported type %T", k, v))
-			}
-		}
+		putAll(a.PutEmptyMap("experiment.visitor.attributes"), attrs)
 	}
 	var f record.Fields
 	e.r.Read(lr, &f)
 	return e.b.Append(nil, &f)
+}
+
+// putAll puts the values of m into dst in key order.
+func putAll(dst pcommon.Map, m map[string]any) {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		put(dst, k, m[k])
+	}
+}
+
+// put puts v as the OTLP value an app would log for it: int → Int, float64 → Double.
+func put(dst pcommon.Map, k string, v any) {
+	switch v := v.(type) {
+	case string:
+		dst.PutStr(k, v)
+	case bool:
+		dst.PutBool(k, v)
+	case int:
+		dst.PutInt(k, int64(v))
+	case float64:
+		dst.PutDouble(k, v)
+	default:
+		panic(fmt.Sprintf("attribute %s: unsupported type %T", k, v))
+	}
 }
 
 // ---- the wire format both sides produce ----
