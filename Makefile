@@ -16,10 +16,12 @@ test: lint
 	$(MAKE) fuzz FUZZTIME=5s
 	$(MAKE) e2e
 
-## sdkcompat: rule resolution and payloads against the official Optimizely Go SDK
-## (its own module, so the SDK never enters the exporter's dependencies).
+## sdkcompat: rule resolution and payloads against the official Optimizely Go SDK, and
+## VWO events against the VWO Go SDK (their own modules, so the SDKs never enter the
+## exporter's dependencies).
 sdkcompat:
 	cd internal/sdkcompat && go vet ./... && go test -count=1 ./...
+	cd internal/vwocompat && go vet ./... && go test -count=1 ./...
 
 ## nodeclient: Node.js and the pinned OpenFeature/OpenTelemetry JS packages for the e2e tests.
 nodeclient:

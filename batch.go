@@ -9,6 +9,8 @@ import (
 
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/vwo"
 )
 
 // batchContext is what all events of one request share: a request never mixes
@@ -44,6 +46,8 @@ type eventBatch struct {
 	ends []int // ends[i] is the offset just past event i's comma
 	// attempt counts sends of these events, for the debug log.
 	attempt int
+	// pushed remembers VWO custom dimensions already in this batch (built batches only).
+	pushed vwo.Pushed
 }
 
 var (

@@ -90,6 +90,12 @@ type VWOConfig struct {
 	SDKKey               configopaque.String `mapstructure:"sdk_key"`
 	CollectionPrefix     string              `mapstructure:"collection_prefix"`
 	PushCustomDimensions bool                `mapstructure:"push_custom_dimensions"`
+	// SettingsFilePath reads the settings file from disk instead of polling it.
+	SettingsFilePath string `mapstructure:"settings_file_path"`
+	// SettingsURL overrides where the settings file is polled (tests, proxies): the URL
+	// without the query, which the exporter adds.
+	SettingsURL     string        `mapstructure:"settings_url"`
+	PollingInterval time.Duration `mapstructure:"polling_interval"`
 }
 
 // Unmarshal applies the destination's batching defaults to keys the user left out.
@@ -211,6 +217,18 @@ func (v *VWOConfig) validate() error {
 	}
 	if v.SDKKey == "" {
 		errs = append(errs, errors.New("vwo::sdk_key is required when destination is vwo"))
+	}
+	if v.SettingsFilePath == "" {
+		if v.PollingInterval < minPollingInterval {
+			errs = append(errs, fmt.Errorf("vwo::polling_interval must be at least %s, got %s", minPollingInterval, v.PollingInterval))
+		}
+		if v.SettingsURL != "" {
+			if err := checkHTTPURL(v.SettingsURL); err != nil {
+				errs = append(errs, fmt.Errorf("vwo::settings_url %w", err))
+			}
+		}
+	} else if v.SettingsURL != "" {
+		errs = append(errs, errors.New("vwo::settings_file_path and vwo::settings_url are mutually exclusive, set one"))
 	}
 	if !collectionPrefixRE.MatchString(v.CollectionPrefix) {
 		errs = append(errs, fmt.Errorf("vwo::collection_prefix must contain only letters, digits, '-' and '_', got %q", v.CollectionPrefix))

@@ -125,7 +125,7 @@ func newExporter(cfg *Config, set exporter.Settings) (*experimentationExporter, 
 	e.meanEventBytes.Store(512)
 	switch cfg.Destination {
 	case DestinationVWO:
-		e.dest = newVWODestination(cfg)
+		e.dest = newVWODestination(cfg, set.TelemetrySettings)
 	default:
 		e.dest = newOptimizelyDestination(cfg, set.TelemetrySettings)
 	}

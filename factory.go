@@ -79,6 +79,7 @@ func createDefaultConfig() component.Config {
 			PollingInterval:   defaultPolling,
 			SendFlagDecisions: "auto",
 		},
+		VWO:     VWOConfig{PollingInterval: defaultPolling},
 		Mapping: record.DefaultMapping(),
 	}
 }

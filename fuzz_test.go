@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"go.opentelemetry.io/collector/pdata/plog"
@@ -23,6 +24,7 @@ func FuzzConvert(f *testing.F) {
 	f.Add([]byte(`{"resourceLogs":[{"scopeLogs":[{"logRecords":[{"eventName":"experiment.conversion","attributes":[{"key":"experiment.revenue","value":{"doubleValue":1e308}}]}]}]}]}`), math.Inf(1))
 	vwoCfg := createDefaultConfig().(*Config)
 	vwoCfg.Destination, vwoCfg.VWO.AccountID, vwoCfg.VWO.SDKKey, vwoCfg.VWO.PushCustomDimensions = DestinationVWO, 12345, "k", true
+	vwoCfg.VWO.SettingsFilePath = filepath.Join("testdata", "vwo_settings.json")
 	exporters := []*experimentationExporter{
 		startedExporter(f, testConfig("http://127.0.0.1:1/v1/events")),
 		startedExporter(f, vwoCfg),

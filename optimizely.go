@@ -2,13 +2,10 @@ package experimentationexporter // import "github.com/experimentationexporter/ex
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"strconv"
-	"sync"
-	"sync/atomic"
 
 	"go.opentelemetry.io/collector/component"
 	"go.uber.org/zap"
@@ -17,23 +14,14 @@ import (
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
 )
 
-// optimizelyState is everything built from one datafile revision.
-type optimizelyState struct {
-	bctx  *batchContext
-	build buildFunc
-}
-
 // optimizelyDestination builds EventBatch payloads for the Optimizely Event API.
 type optimizelyDestination struct {
+	*liveState
 	cfg    *Config
 	set    component.TelemetrySettings
 	logger *zap.Logger
 	mode   optimizely.SendFlagDecisions
-
-	state     atomic.Pointer[optimizelyState]
-	ready     chan struct{}
-	readyOnce sync.Once
-	poller    datafilePoller
+	poller datafilePoller
 }
 
 // datafilePoller keeps the datafile current from the CDN (optimizely::sdk_key).
@@ -43,7 +31,7 @@ type datafilePoller interface {
 }
 
 func newOptimizelyDestination(cfg *Config, set component.TelemetrySettings) *optimizelyDestination {
-	d := &optimizelyDestination{cfg: cfg, set: set, logger: set.Logger, ready: make(chan struct{})}
+	d := &optimizelyDestination{liveState: newLiveState(), cfg: cfg, set: set, logger: set.Logger}
 	switch cfg.Optimizely.SendFlagDecisions {
 	case "true":
 		d.mode = optimizely.FlagDecisionsOn
@@ -89,7 +77,7 @@ func (d *optimizelyDestination) setDatafile(df *optimizely.Datafile) {
 		url = df.EventsURL()
 	}
 	builder := optimizely.NewBuilder(df, d.mode)
-	st := &optimizelyState{
+	d.use(&builderState{
 		bctx: &batchContext{
 			key:    "optimizely\x00" + url + "\x00" + df.AccountID + "\x00" + df.ProjectID + "\x00" + df.Revision + "\x00" + strconv.FormatBool(df.AnonymizeIP),
 			url:    url,
@@ -105,32 +93,9 @@ func (d *optimizelyDestination) setDatafile(df *optimizely.Datafile) {
 			b.endEvent()
 			return buildResult{events: 1, resolution: how.String()}
 		},
-	}
-	d.state.Store(st)
-	d.readyOnce.Do(func() { close(d.ready) })
+	})
 	d.logger.Info("Using Optimizely datafile.", zap.String("revision", df.Revision),
 		zap.String("account_id", df.AccountID), zap.String("project_id", df.ProjectID), zap.String("events_url", url))
-}
-
-func (d *optimizelyDestination) current() (*batchContext, buildFunc, bool) {
-	st := d.state.Load()
-	if st == nil {
-		return nil, nil, false
-	}
-	return st.bctx, st.build, true
-}
-
-var errStopped = errors.New("exporter is shutting down before the datafile arrived")
-
-func (d *optimizelyDestination) waitReady(ctx context.Context, stop <-chan struct{}) error {
-	select {
-	case <-d.ready:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-stop:
-		return errStopped
-	}
 }
 
 func (*optimizelyDestination) authorize(*http.Request) {}

@@ -2,70 +2,111 @@ package experimentationexporter // import "github.com/experimentationexporter/ex
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"net/http"
+	"os"
 
 	"go.opentelemetry.io/collector/component"
+	"go.uber.org/zap"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
 	"github.com/experimentationexporter/experimentationexporter/internal/vwo"
 )
 
-// vwoDestination builds VWO batch-events requests. It needs no datafile: ids come
-// from the records, so it is ready at once.
+// vwoDestination builds VWO batch-events requests. Campaign keys, variation names and
+// goal identifiers resolve to ids through the account's settings file (read from
+// vwo::settings_file_path or polled like the SDKs fetch it); records wait in the
+// sending queue until it is there.
 type vwoDestination struct {
-	cfg   *Config
-	bctx  *batchContext
-	build buildFunc
+	*liveState
+	cfg    *Config
+	tel    component.TelemetrySettings
+	url    string
+	poller datafilePoller
 }
 
-func newVWODestination(cfg *Config) *vwoDestination {
+func newVWODestination(cfg *Config, set component.TelemetrySettings) *vwoDestination {
 	url := cfg.Endpoint
 	if url == "" {
 		url = vwo.EventsURL(cfg.VWO.CollectionPrefix)
 	}
 	// The sdk key (env) is added at send time: it must not be persisted with the batch.
 	url += "?" + vwo.Query(cfg.VWO.AccountID, clientName, clientVersion)
-	builder := vwo.NewBuilder(cfg.VWO.AccountID, cfg.VWO.PushCustomDimensions)
-	d := &vwoDestination{
-		cfg: cfg,
+	return &vwoDestination{liveState: newLiveState(), cfg: cfg, tel: set, url: url}
+}
+
+func (d *vwoDestination) start(ctx context.Context, host component.Host, _ *http.Client) error {
+	if path := d.cfg.VWO.SettingsFilePath; path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("vwo::settings_file_path: %w", err)
+		}
+		s, err := vwo.ParseSettings(data)
+		if err != nil {
+			return fmt.Errorf("vwo::settings_file_path %q: %w", path, err)
+		}
+		d.setSettings(s, data)
+		return nil
+	}
+	p, err := newSettingsPoller(ctx, host, d.tel, d.cfg, d.setSettings)
+	if err != nil {
+		return err
+	}
+	d.poller = p
+	p.Start()
+	return nil
+}
+
+func (d *vwoDestination) shutdown() {
+	if d.poller != nil {
+		d.poller.Shutdown()
+	}
+}
+
+// setSettings switches new events to a settings file; the content hash keys the batch
+// context, so events resolved under different settings never share a request.
+func (d *vwoDestination) setSettings(s *vwo.Settings, raw []byte) {
+	sum := sha256.Sum256(raw)
+	revision := hex.EncodeToString(sum[:8])
+	builder := vwo.NewBuilder(d.cfg.VWO.AccountID, d.cfg.VWO.PushCustomDimensions, s)
+	d.use(&builderState{
 		bctx: &batchContext{
-			key:    "vwo\x00" + url,
-			url:    url,
+			key:    "vwo\x00" + d.url + "\x00" + revision,
+			url:    d.url,
 			prefix: []byte(vwo.BodyPrefix),
 			suffix: []byte(vwo.BodySuffix),
 		},
-	}
-	d.build = func(b *eventBatch, f *record.Fields) buildResult {
-		start := len(b.data)
-		data, ends, verdict, reason := builder.Append(b.data, nil, f)
-		if verdict != record.Built {
-			return buildResult{reason: reason, dropped: verdict == record.Dropped}
-		}
-		if len(ends) == 1 {
-			b.data = data
-			b.endEvent()
-			return buildResult{events: 1}
-		}
-		// Several events (custom dimensions): lay them out comma-terminated.
-		events := append([]byte(nil), data[start:]...)
-		b.data = data[:start]
-		prev := start
-		for _, end := range ends {
-			b.data = append(b.data, events[prev-start:end-start]...)
-			b.endEvent()
-			prev = end
-		}
-		return buildResult{events: len(ends)}
-	}
-	return d
+		build: func(b *eventBatch, f *record.Fields) buildResult {
+			if b.pushed == nil {
+				b.pushed = vwo.Pushed{}
+			}
+			start := len(b.data)
+			data, ends, verdict, reason := builder.AppendPushed(b.data, nil, f, b.pushed)
+			if verdict != record.Built {
+				return buildResult{reason: reason, dropped: verdict == record.Dropped}
+			}
+			if len(ends) == 1 {
+				b.data = data
+				b.endEvent()
+				return buildResult{events: 1}
+			}
+			// Several events (custom dimensions): lay them out comma-terminated.
+			events := append([]byte(nil), data[start:]...)
+			b.data = data[:start]
+			prev := start
+			for _, end := range ends {
+				b.data = append(b.data, events[prev-start:end-start]...)
+				b.endEvent()
+				prev = end
+			}
+			return buildResult{events: len(ends)}
+		},
+	})
+	d.tel.Logger.Info("Using VWO settings file.", zap.String("settings_revision", revision),
+		zap.Int64("account_id", d.cfg.VWO.AccountID), zap.String("events_url", d.url))
 }
-
-func (*vwoDestination) start(context.Context, component.Host, *http.Client) error { return nil }
-func (*vwoDestination) shutdown()                                                 {}
-
-func (d *vwoDestination) current() (*batchContext, buildFunc, bool) { return d.bctx, d.build, true }
-
-func (*vwoDestination) waitReady(context.Context, <-chan struct{}) error { return nil }
 
 // authorize adds the sdk key as the env query parameter and the Authorization header.
 func (d *vwoDestination) authorize(req *http.Request) {

@@ -4,6 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +28,7 @@ func vwoConfig(srv *eventsapi.Server) *Config {
 	cfg.Endpoint = srv.URL() + "/server-side/batch-events"
 	cfg.VWO.AccountID = 12345
 	cfg.VWO.SDKKey = vwoKey
+	cfg.VWO.SettingsFilePath = "testdata/vwo_settings.json"
 	cfg.RetryConfig.InitialInterval = 10 * time.Millisecond
 	return cfg
 }
@@ -112,4 +117,95 @@ func TestVWOStatusHandling(t *testing.T) {
 	assert.Equal(t, []int{413, 429, 200}, statuses)
 	assert.Equal(t, []int{4, 2, 4}, sizes)
 	assert.Equal(t, 4, srv.Stats().Events)
+}
+
+// TestVWOGoldenFromKeysAndNames: records carrying only keys and names (an OpenFeature
+// evaluation of a VWO flag, a conversion with a goal identifier), resolved through the
+// settings file: two campaigns (A/B and feature test), a revenue and a custom goal.
+func TestVWOGoldenFromKeysAndNames(t *testing.T) {
+	cfg := vwoConfig(replica(t))
+	cfg.VWO.PushCustomDimensions = true
+	e := startedExporter(t, cfg)
+	rec := func(kind, user, flag, variant string, attrs map[string]any) func(plog.LogRecord) {
+		return func(lr plog.LogRecord) {
+			lr.SetEventName(kind)
+			lr.SetTimestamp(1763900000123000000)
+			_ = lr.Attributes().FromRaw(attrs)
+			lr.Attributes().PutStr("feature_flag.context.id", user)
+			lr.Attributes().PutStr("feature_flag.key", flag)
+			lr.Attributes().PutStr("feature_flag.result.variant", variant)
+		}
+	}
+	dims := map[string]any{"experiment.visitor.attributes": map[string]any{"plan": "pro"}}
+	body := bodyOf(t, e, logsOf(
+		rec("feature_flag.evaluation", "Varun", "homepage-cta", "Variation-1", dims),
+		rec("feature_flag.evaluation", "Varun", "new-checkout", "Control", dims), // same dimension: not pushed again
+		rec("experiment.conversion", "Varun", "homepage-cta", "Variation-1", map[string]any{"experiment.event.key": "purchase", "experiment.revenue": 42.5}),
+		rec("experiment.conversion", "Alice", "new-checkout", "Variation-1", map[string]any{"experiment.event.key": "checkout-complete", "experiment.revenue": "19.99"}),
+		rec("experiment.conversion", "Alice", "homepage-cta", "Control", map[string]any{"experiment.event.key": "signup", "experiment.revenue": 5}),
+		rec("feature_flag.evaluation", "Alice", "paused-banner", "Control", nil), // not running: skipped
+	))
+	checkGolden(t, "vwo_keys_and_names.json", body)
+}
+
+// With no settings_file_path the settings file is polled like the SDKs fetch it; records
+// of keys and names wait in the queue until it arrives, then go out resolved.
+func TestVWOSettingsPolledAndRecordsWait(t *testing.T) {
+	srv := replica(t)
+	settings, err := os.ReadFile("testdata/vwo_settings.json")
+	require.NoError(t, err)
+	var mu sync.Mutex
+	down := true
+	var queries []url.Values
+	cdnSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		queries = append(queries, r.URL.Query())
+		if down {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write(settings)
+	}))
+	defer cdnSrv.Close()
+
+	cfg := vwoConfig(srv)
+	cfg.VWO.SettingsFilePath = ""
+	cfg.VWO.SettingsURL = cdnSrv.URL + "/server-side/settings"
+	cfg.VWO.PollingInterval = time.Second
+	cfg.BatchSize = 2
+	cfg.FlushInterval = 50 * time.Millisecond
+	require.NoError(t, cfg.Validate())
+	exp := startLogs(t, cfg)
+	hook := func(user, variant string) func(plog.LogRecord) {
+		return func(lr plog.LogRecord) {
+			lr.SetEventName("feature_flag.evaluation")
+			lr.SetTimestamp(1763900000123000000)
+			lr.Attributes().PutStr("feature_flag.key", "homepage-cta")
+			lr.Attributes().PutStr("feature_flag.result.variant", variant)
+			lr.Attributes().PutStr("feature_flag.context.id", user)
+		}
+	}
+	require.NoError(t, exp.ConsumeLogs(context.Background(), logsOf(hook("Varun", "Control"), hook("Alice", "Variation-1"))))
+	time.Sleep(300 * time.Millisecond)
+	assert.Empty(t, srv.Requests(), "nothing can be resolved before the settings file arrives")
+
+	mu.Lock()
+	down = false
+	mu.Unlock()
+	require.Eventually(t, func() bool { return srv.Stats().Impressions == 2 }, 10*time.Second, 20*time.Millisecond)
+	require.NoError(t, exp.Shutdown(context.Background()))
+
+	var body struct {
+		Ev []struct{ E, C int } `json:"ev"`
+	}
+	require.NoError(t, json.Unmarshal(srv.Accepted()[0].Body, &body))
+	assert.Equal(t, []struct{ E, C int }{{7, 1}, {7, 2}}, body.Ev)
+	mu.Lock()
+	defer mu.Unlock()
+	q := queries[0]
+	assert.Equal(t, "12345", q.Get("a"))
+	assert.Equal(t, vwoKey, q.Get("i"))
+	assert.Equal(t, "server", q.Get("platform"))
+	assert.Equal(t, clientName, q.Get("sdk"))
 }

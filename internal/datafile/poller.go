@@ -1,7 +1,8 @@
-// Package datafile keeps an Optimizely project datafile current by polling the CDN, the way
-// the Optimizely SDKs' polling config managers do: conditional GETs with If-Modified-Since,
-// updates delivered only when the revision changes, and the last good datafile kept on any
-// failure.
+// Package datafile keeps a remote configuration file current by polling it, the way the
+// Optimizely SDKs' polling config managers do: conditional GETs (If-Modified-Since and
+// If-None-Match), updates delivered only when the revision changes, and the last good file
+// kept on any failure. Two sources are supported: the Optimizely project datafile (New) and
+// the VWO account settings file (NewVWOSettings).
 package datafile // import "github.com/experimentationexporter/experimentationexporter/internal/datafile"
 
 import (
@@ -16,19 +17,11 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/collector/config/configopaque"
 	"go.uber.org/zap"
-
-	"github.com/experimentationexporter/experimentationexporter/internal/optimizely"
 )
 
 const (
-	// DefaultURLTemplate serves public datafiles.
-	DefaultURLTemplate = "https://cdn.optimizely.com/datafiles/%s.json"
-	// AuthURLTemplate serves authenticated datafiles (requires an access token).
-	AuthURLTemplate = "https://config.optimizely.com/datafiles/auth/%s.json"
-
-	// DefaultInterval is used when Config.Interval is not positive (the SDKs' default).
+	// DefaultInterval is used when the configured interval is not positive (the SDKs' default).
 	DefaultInterval = 5 * time.Minute
 
 	maxDatafileBytes  = 10 << 20
@@ -42,41 +35,60 @@ const (
 
 	sdkKeyPlaceholder = "<sdk_key>"
 	tokenPlaceholder  = "<datafile_access_token>"
-
-	waitingMessage = "waiting for the first Optimizely datafile; records are kept in the sending queue until it arrives"
-	authHint       = "check optimizely::sdk_key and optimizely::datafile_access_token"
 )
 
-// Config configures a Poller.
-type Config struct {
-	SDKKey      configopaque.String // required
-	AccessToken configopaque.String // optional: authenticated datafile
-	// URL optionally overrides the URL template; it may contain "%s" for the sdk key, else it
-	// is used as is.
-	URL      string
-	Interval time.Duration // polling interval (caller validates >= 1s)
-	Client   *http.Client  // built by the caller from confighttp
-	Logger   *zap.Logger
+// source describes what a Poller fetches and how it talks about it.
+type source[T any] struct {
+	// what names the file in log lines ("Optimizely datafile"); noun in errors ("datafile").
+	what, noun string
+	// loadedMsg and updatedMsg are the Info lines of the first and of later updates.
+	loadedMsg, updatedMsg string
+	waitingMsg            string
+	// authHint names the config keys to check; hintStatus the statuses it is given for.
+	authHint   string
+	hintStatus func(status int) bool
+
+	// check reports a configuration that cannot be fetched (logged, returned).
+	check func() error
+	// url returns the URL of one request; it contains secrets.
+	url func() string
+	// redactedURL is the URL as logged.
+	redactedURL string
+	// header adds source-specific request headers (may contain secrets).
+	header func(http.Header)
+
+	parse func([]byte) (T, error)
+	// contentRevision, when set, derives the revision from the body alone: an unchanged
+	// body is recognised before parsing. Otherwise valueRevision reads it from the value.
+	contentRevision func(data []byte) string
+	valueRevision   func(v T) string
+	// loadedFields are logged with loadedMsg.
+	loadedFields func(data []byte, v T) []zap.Field
+
+	// secrets are the strings never to log, most specific first, with their placeholders.
+	secrets [][2]string
 }
 
-// OnUpdate is called (from the poller goroutine, never concurrently with itself) with each
-// datafile whose revision differs from the last one delivered.
-type OnUpdate func(df *optimizely.Datafile)
+// loaded is a delivered value and its revision.
+type loaded[T any] struct {
+	value    T
+	revision string
+}
 
-// Poller keeps a datafile current.
-type Poller struct {
-	cfg      Config
-	url      string
-	redacted string
+// Poller keeps a remote file current.
+type Poller[T any] struct {
+	src      source[T]
+	interval time.Duration
 	client   *http.Client
 	logger   *zap.Logger
-	onUpdate OnUpdate
+	onUpdate func(T)
 
-	current atomic.Pointer[optimizely.Datafile]
+	current atomic.Pointer[loaded[T]]
 
 	// fetchMu serializes fetches and guards the fields below.
 	fetchMu       sync.Mutex
 	lastModified  string
+	etag          string
 	waitingLogged bool
 
 	ctx    context.Context
@@ -87,63 +99,74 @@ type Poller struct {
 	done    chan struct{}
 }
 
-// URLFor resolves the datafile URL of cfg. The result contains the sdk key: never log it.
-func URLFor(cfg Config) string {
-	return expand(cfg, string(cfg.SDKKey))
-}
-
-func expand(cfg Config, key string) string {
-	tmpl := cfg.URL
-	if tmpl == "" {
-		tmpl = DefaultURLTemplate
-		if cfg.AccessToken != "" {
-			tmpl = AuthURLTemplate
-		}
+func newPoller[T any](src source[T], interval time.Duration, client *http.Client, logger *zap.Logger, onUpdate func(T)) *Poller[T] {
+	if interval <= 0 {
+		interval = DefaultInterval
 	}
-	if !strings.Contains(tmpl, "%s") {
-		return tmpl
-	}
-	return strings.ReplaceAll(tmpl, "%s", key)
-}
-
-// New builds a poller; nothing happens until Start or FetchNow.
-func New(cfg Config, onUpdate OnUpdate) *Poller {
-	if cfg.Interval <= 0 {
-		cfg.Interval = DefaultInterval
-	}
-	client := cfg.Client
 	if client == nil {
 		client = &http.Client{Timeout: loopRequestTimeout}
 	}
-	logger := cfg.Logger
 	if logger == nil {
 		logger = zap.NewNop()
 	}
 	if onUpdate == nil {
-		onUpdate = func(*optimizely.Datafile) {}
+		onUpdate = func(T) {}
 	}
-	p := &Poller{
-		cfg:      cfg,
-		url:      URLFor(cfg),
+	if src.hintStatus == nil {
+		src.hintStatus = func(int) bool { return false }
+	}
+	p := &Poller[T]{
+		src:      src,
+		interval: interval,
 		client:   client,
 		logger:   logger,
 		onUpdate: onUpdate,
 		done:     make(chan struct{}),
 	}
-	p.redacted = p.redact(expand(cfg, sdkKeyPlaceholder))
+	p.src.redactedURL = p.redact(src.redactedURL)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	return p
 }
 
-// Current returns the last good datafile, or nil while none has been loaded.
-func (p *Poller) Current() *optimizely.Datafile {
-	return p.current.Load()
+// secretList lists each non-empty secret raw, path-escaped and query-escaped, with its
+// placeholder, in the order given (give the longer secrets first: should the sdk key be a
+// substring of the token, the token is still hidden whole).
+func secretList(pairs ...[2]string) [][2]string {
+	var out [][2]string
+	for _, pr := range pairs {
+		s, placeholder := pr[0], pr[1]
+		if s == "" {
+			continue
+		}
+		for _, v := range []string{s, url.PathEscape(s), url.QueryEscape(s)} {
+			out = append(out, [2]string{v, placeholder})
+		}
+	}
+	return out
 }
 
-// Start fetches the datafile immediately in a background goroutine, then every Interval.
-// Until the first datafile is loaded, failed fetches are retried sooner: after 1s, doubling
-// up to min(Interval, 30s). Calling Start more than once, or after Shutdown, does nothing.
-func (p *Poller) Start() {
+// Current returns the last good value, or the zero value (nil for pointers) while none has
+// been loaded.
+func (p *Poller[T]) Current() T {
+	if cur := p.current.Load(); cur != nil {
+		return cur.value
+	}
+	var zero T
+	return zero
+}
+
+// Revision returns the revision of the last good value, or "" while none has been loaded.
+func (p *Poller[T]) Revision() string {
+	if cur := p.current.Load(); cur != nil {
+		return cur.revision
+	}
+	return ""
+}
+
+// Start fetches immediately in a background goroutine, then every interval. Until the first
+// value is loaded, failed fetches are retried sooner: after 1s, doubling up to
+// min(interval, 30s). Calling Start more than once, or after Shutdown, does nothing.
+func (p *Poller[T]) Start() {
 	p.lifeMu.Lock()
 	defer p.lifeMu.Unlock()
 	if p.started || p.ctx.Err() != nil {
@@ -155,7 +178,7 @@ func (p *Poller) Start() {
 
 // Shutdown stops the polling goroutine, cancelling any in-flight request, and waits for it.
 // It is safe to call without Start and more than once.
-func (p *Poller) Shutdown() {
+func (p *Poller[T]) Shutdown() {
 	p.lifeMu.Lock()
 	p.cancel()
 	started := p.started
@@ -165,7 +188,7 @@ func (p *Poller) Shutdown() {
 	}
 }
 
-func (p *Poller) run() {
+func (p *Poller[T]) run() {
 	defer close(p.done)
 	backoff := firstBackoff
 	for {
@@ -178,9 +201,9 @@ func (p *Poller) run() {
 		if p.ctx.Err() != nil {
 			return
 		}
-		wait := p.cfg.Interval
-		if p.Current() == nil {
-			wait = min(backoff, p.cfg.Interval, maxFirstBackoff)
+		wait := p.interval
+		if p.current.Load() == nil {
+			wait = min(backoff, p.interval, maxFirstBackoff)
 			if backoff < maxFirstBackoff {
 				backoff *= 2
 			}
@@ -195,11 +218,11 @@ func (p *Poller) run() {
 	}
 }
 
-// FetchNow fetches the datafile once, synchronously. A changed revision is stored and handed
-// to OnUpdate before FetchNow returns; on any failure the last good datafile is kept, the
+// FetchNow fetches once, synchronously. A changed revision is stored and handed to the
+// update callback before FetchNow returns; on any failure the last good value is kept, the
 // reason is logged and returned. Shutdown cancels a fetch in flight. Errors never contain
 // the sdk key or the access token.
-func (p *Poller) FetchNow(ctx context.Context) error {
+func (p *Poller[T]) FetchNow(ctx context.Context) error {
 	p.fetchMu.Lock()
 	defer p.fetchMu.Unlock()
 
@@ -214,46 +237,51 @@ func (p *Poller) FetchNow(ctx context.Context) error {
 	}
 	err = p.sanitize(err)
 	if ctx.Err() != nil && p.ctx.Err() != nil {
-		p.logger.Debug("Optimizely datafile fetch cancelled by shutdown", zap.String("url", p.redacted))
+		p.logger.Debug(p.src.what+" fetch cancelled by shutdown", zap.String("url", p.src.redactedURL))
 		return err
 	}
 	if p.current.Load() == nil && !p.waitingLogged {
 		p.waitingLogged = true
-		p.logger.Info(waitingMessage, zap.String("url", p.redacted))
+		p.logger.Info(p.src.waitingMsg, zap.String("url", p.src.redactedURL))
 	}
 	return err
 }
 
 // fetch does one request; it logs failures itself (with their specific fields) and returns
 // an error for them.
-func (p *Poller) fetch(ctx context.Context) error {
-	if p.cfg.SDKKey == "" && strings.Contains(p.expandTemplate(), "%s") {
-		err := errors.New("optimizely::sdk_key is empty")
-		p.logger.Warn("cannot fetch the Optimizely datafile", zap.Error(err))
-		return err
+func (p *Poller[T]) fetch(ctx context.Context) error {
+	what, noun := p.src.what, p.src.noun
+	if p.src.check != nil {
+		if err := p.src.check(); err != nil {
+			p.logger.Warn("cannot fetch the "+what, zap.Error(err))
+			return err
+		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.src.url(), nil)
 	if err != nil {
-		err = fmt.Errorf("invalid datafile URL: %w", p.sanitize(err))
-		p.logger.Warn("cannot fetch the Optimizely datafile", zap.String("url", p.redacted), zap.Error(err))
+		err = fmt.Errorf("invalid %s URL: %w", noun, p.sanitize(err))
+		p.logger.Warn("cannot fetch the "+what, zap.String("url", p.src.redactedURL), zap.Error(err))
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
-	if p.cfg.AccessToken != "" {
-		req.Header.Set("Authorization", "Bearer "+string(p.cfg.AccessToken))
+	if p.src.header != nil {
+		p.src.header(req.Header)
 	}
 	if p.lastModified != "" {
 		req.Header.Set("If-Modified-Since", p.lastModified)
+	}
+	if p.etag != "" {
+		req.Header.Set("If-None-Match", p.etag)
 	}
 
 	resp, err := p.client.Do(req)
 	if err != nil {
 		err = p.sanitize(err)
 		if ctx.Err() == nil || p.ctx.Err() == nil {
-			p.logger.Warn("Optimizely datafile request failed; keeping the last good datafile",
+			p.logger.Warn(what+" request failed; keeping the last good "+noun,
 				p.fields(zap.Error(err))...)
 		}
-		return fmt.Errorf("datafile request failed: %w", err)
+		return fmt.Errorf("%s request failed: %w", noun, err)
 	}
 	defer drainClose(resp.Body)
 
@@ -262,115 +290,110 @@ func (p *Poller) fetch(ctx context.Context) error {
 		return p.handleOK(resp)
 	case http.StatusNotModified:
 		if p.current.Load() == nil {
-			err := errors.New("datafile server answered 304 Not Modified but no datafile is loaded")
-			p.lastModified = ""
-			p.logger.Warn("Optimizely datafile not loaded", p.fields(zap.Int("status", resp.StatusCode), zap.Error(err))...)
+			err := fmt.Errorf("%s server answered 304 Not Modified but no %s is loaded", noun, noun)
+			p.lastModified, p.etag = "", ""
+			p.logger.Warn(what+" not loaded", p.fields(zap.Int("status", resp.StatusCode), zap.Error(err))...)
 			return err
 		}
-		p.logger.Debug("Optimizely datafile not modified", zap.String("url", p.redacted))
+		p.logger.Debug(what+" not modified", zap.String("url", p.src.redactedURL))
 		return nil
 	default:
 		snippet := p.errorBody(resp.Body)
-		err := fmt.Errorf("datafile server answered HTTP %d", resp.StatusCode)
+		err := fmt.Errorf("%s server answered HTTP %d", noun, resp.StatusCode)
 		fields := []zap.Field{zap.Int("status", resp.StatusCode)}
 		if snippet != "" {
 			fields = append(fields, zap.String("body", snippet))
 		}
-		msg := "Optimizely datafile request failed; keeping the last good datafile"
-		if resp.StatusCode == http.StatusForbidden || resp.StatusCode == http.StatusUnauthorized {
-			msg = fmt.Sprintf("Optimizely datafile request refused (HTTP %d); %s; keeping the last good datafile",
-				resp.StatusCode, authHint)
-			err = fmt.Errorf("%w; %s", err, authHint)
+		msg := what + " request failed; keeping the last good " + noun
+		if p.src.authHint != "" && p.src.hintStatus(resp.StatusCode) {
+			msg = fmt.Sprintf("%s request refused (HTTP %d); %s; keeping the last good %s",
+				what, resp.StatusCode, p.src.authHint, noun)
+			err = fmt.Errorf("%w; %s", err, p.src.authHint)
 		}
 		p.logger.Warn(msg, p.fields(fields...)...)
 		return err
 	}
 }
 
-func (p *Poller) handleOK(resp *http.Response) error {
+func (p *Poller[T]) handleOK(resp *http.Response) error {
+	what, noun := p.src.what, p.src.noun
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxDatafileBytes+1))
 	if err != nil {
-		err = fmt.Errorf("reading datafile: %w", p.sanitize(err))
-		p.logger.Warn("Optimizely datafile download failed; keeping the last good datafile", p.fields(zap.Error(err))...)
+		err = fmt.Errorf("reading %s: %w", noun, p.sanitize(err))
+		p.logger.Warn(what+" download failed; keeping the last good "+noun, p.fields(zap.Error(err))...)
 		return err
 	}
 	if len(data) > maxDatafileBytes {
-		err := fmt.Errorf("datafile exceeds %d bytes", maxDatafileBytes)
-		p.logger.Warn("Optimizely datafile rejected; keeping the last good datafile", p.fields(zap.Error(err))...)
+		err := fmt.Errorf("%s exceeds %d bytes", noun, maxDatafileBytes)
+		p.logger.Warn(what+" rejected; keeping the last good "+noun, p.fields(zap.Error(err))...)
 		return err
 	}
-	df, err := optimizely.Parse(data)
+	old := p.current.Load()
+	var rev string
+	if p.src.contentRevision != nil {
+		rev = p.src.contentRevision(data)
+		if old != nil && old.revision == rev {
+			p.remember(resp)
+			p.logger.Debug(what+" unchanged", zap.String("revision", rev))
+			return nil
+		}
+	}
+	v, err := p.src.parse(data)
 	if err != nil {
 		err = p.sanitize(err)
-		p.logger.Warn("Optimizely datafile rejected; keeping the last good datafile",
+		p.logger.Warn(what+" rejected; keeping the last good "+noun,
 			p.fields(zap.Int("bytes", len(data)), zap.Error(err))...)
 		return err
 	}
-	p.lastModified = resp.Header.Get("Last-Modified")
+	p.remember(resp)
+	if p.src.contentRevision == nil {
+		rev = p.src.valueRevision(v)
+	}
 
-	old := p.current.Load()
-	if old != nil && old.Revision == df.Revision {
-		p.logger.Debug("Optimizely datafile unchanged", zap.String("revision", df.Revision))
+	if old != nil && old.revision == rev {
+		p.logger.Debug(what+" unchanged", zap.String("revision", rev))
 		return nil
 	}
-	p.current.Store(df)
+	p.current.Store(&loaded[T]{value: v, revision: rev})
 	if old == nil {
-		p.logger.Info("datafile loaded",
-			zap.String("revision", df.Revision),
-			zap.String("project_id", df.ProjectID),
-			zap.String("version", df.Version))
+		fields := []zap.Field{zap.String("revision", rev)}
+		if p.src.loadedFields != nil {
+			fields = append(fields, p.src.loadedFields(data, v)...)
+		}
+		p.logger.Info(p.src.loadedMsg, fields...)
 	} else {
-		p.logger.Info("datafile updated",
-			zap.String("revision", df.Revision),
-			zap.String("previous_revision", old.Revision))
+		p.logger.Info(p.src.updatedMsg,
+			zap.String("revision", rev),
+			zap.String("previous_revision", old.revision))
 	}
-	p.onUpdate(df)
+	p.onUpdate(v)
 	return nil
 }
 
-func (p *Poller) fields(extra ...zap.Field) []zap.Field {
+// remember keeps the validators of a good response for the next conditional request.
+func (p *Poller[T]) remember(resp *http.Response) {
+	p.lastModified = resp.Header.Get("Last-Modified")
+	p.etag = resp.Header.Get("ETag")
+}
+
+func (p *Poller[T]) fields(extra ...zap.Field) []zap.Field {
 	fs := make([]zap.Field, 0, len(extra)+2)
-	fs = append(fs, zap.String("url", p.redacted))
+	fs = append(fs, zap.String("url", p.src.redactedURL))
 	if cur := p.current.Load(); cur != nil {
-		fs = append(fs, zap.String("current_revision", cur.Revision))
+		fs = append(fs, zap.String("current_revision", cur.revision))
 	}
 	return append(fs, extra...)
 }
 
-func (p *Poller) expandTemplate() string {
-	if p.cfg.URL != "" {
-		return p.cfg.URL
-	}
-	return DefaultURLTemplate
-}
-
 // errorBody reads at most maxErrorBodyBytes of an error response, redacted and trimmed.
-func (p *Poller) errorBody(r io.Reader) string {
+func (p *Poller[T]) errorBody(r io.Reader) string {
 	b, _ := io.ReadAll(io.LimitReader(r, maxErrorBodyBytes))
 	s := strings.TrimSpace(strings.ToValidUTF8(string(b), "\uFFFD"))
 	return p.redact(s)
 }
 
-// secrets lists the strings that must never reach a log line or an error: the sdk key and
-// the token, raw and escaped.
-func (p *Poller) secrets() [][2]string {
-	var out [][2]string
-	add := func(s, placeholder string) {
-		if s == "" {
-			return
-		}
-		for _, v := range []string{s, url.PathEscape(s), url.QueryEscape(s)} {
-			out = append(out, [2]string{v, placeholder})
-		}
-	}
-	// The token first: should the key be a substring of it, the token is still hidden whole.
-	add(string(p.cfg.AccessToken), tokenPlaceholder)
-	add(string(p.cfg.SDKKey), sdkKeyPlaceholder)
-	return out
-}
-
-func (p *Poller) redact(s string) string {
-	for _, sec := range p.secrets() {
+func (p *Poller[T]) redact(s string) string {
+	for _, sec := range p.src.secrets {
 		s = strings.ReplaceAll(s, sec[0], sec[1])
 	}
 	return s
@@ -378,7 +401,7 @@ func (p *Poller) redact(s string) string {
 
 // sanitize strips the URL *url.Error carries and, should a secret still show, replaces the
 // error by a redacted copy of its message (dropping the chain, which would expose it).
-func (p *Poller) sanitize(err error) error {
+func (p *Poller[T]) sanitize(err error) error {
 	if err == nil {
 		return nil
 	}

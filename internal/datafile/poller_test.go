@@ -134,7 +134,7 @@ func (u *updates) get() []string {
 type harness struct {
 	cdn     *cdn
 	srv     *httptest.Server
-	poller  *Poller
+	poller  *DatafilePoller
 	logs    *observer.ObservedLogs
 	updates *updates
 }

@@ -107,7 +107,8 @@ func (s *Server) Start(addr string) (string, error) {
 	s.active = map[net.Conn]struct{}{}
 	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second, ConnState: s.trackConn}
 	s.url = "http://" + ln.Addr().String()
-	go func() { _ = s.hs.Serve(ln) }()
+	hs := s.hs // Close may clear s.hs before the goroutine runs
+	go func() { _ = hs.Serve(ln) }()
 	return s.url, nil
 }
 

@@ -31,7 +31,10 @@ func (s *Server) vwo(r *http.Request, body []byte) (int, []byte, outcome) {
 	if int64(len(body)) > s.opts.MaxBodyBytes {
 		return http.StatusRequestEntityTooLarge, errorBody("payload too large"), outcome{}
 	}
-	if !isJSON(r) {
+	// The SDKs send no Content-Type (Go: net/http defaults; Node: only
+	// Content-Length and Authorization): the body is JSON whatever it says. One that
+	// names another type is refused.
+	if r.Header.Get("Content-Type") != "" && !isJSON(r) {
 		return http.StatusBadRequest, errorBody("content-type must be application/json"), outcome{}
 	}
 	v, err := decode(body)
@@ -95,13 +98,15 @@ func checkVWOEvent(v any, path string, out *outcome) error {
 	if len(sid) != 10 || !allDigits(string(sid)) {
 		return fieldErr(join(path, "sId"), "must be a 10-digit epoch-seconds integer, got %s", sid)
 	}
-	// Present even when empty: VWO uses them for bot filtering and geo.
-	if _, err := reqString(ev, path, "visitor_ua", false); err != nil {
+	// Optional: the Node SDK sends them ("" unless the app gives them) on eT 1 and 2,
+	// the Go SDK never. Typed when present.
+	if err := optString(ev, path, "visitor_ua"); err != nil {
 		return err
 	}
-	if _, err := reqString(ev, path, "visitor_ip", false); err != nil {
+	if err := optString(ev, path, "visitor_ip"); err != nil {
 		return err
 	}
+	// Other keys are ignored: the Go SDK repeats the sdk key as "env" in every event.
 	out.events++
 	switch et {
 	case "1": // impression
@@ -117,7 +122,7 @@ func checkVWOEvent(v any, path string, out *outcome) error {
 				return err
 			}
 		}
-		if err := optNumber(ev, path, "r"); err != nil {
+		if err := optRevenue(ev, path, "r"); err != nil {
 			return err
 		}
 		out.conversions++
@@ -133,6 +138,62 @@ func checkVWOEvent(v any, path string, out *outcome) error {
 	return nil
 }
 
+// optRevenue checks that m[key], if present, is a number or a numeric string: the Go
+// SDK sends revenue as a string ("100", "12.5", or the string the app gave), the Node
+// SDK as the app gave it (12.5 or "7.25").
+func optRevenue(m map[string]any, path, key string) error {
+	v, ok := m[key]
+	if !ok {
+		return nil
+	}
+	switch r := v.(type) {
+	case json.Number:
+		return nil
+	case string:
+		if isNumberLiteral(r) {
+			return nil
+		}
+		return fieldErr(join(path, key), "must be a number or a numeric string, got %q", r)
+	}
+	return fieldErr(join(path, key), "must be a number or a numeric string, got %s", typeName(v))
+}
+
+// isNumberLiteral reports whether s is a JSON number: -?int[.frac][(e|E)[+-]exp].
+func isNumberLiteral(s string) bool {
+	i := 0
+	if i < len(s) && s[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	start := i
+	if n := digits(); n == 0 || (n > 1 && s[start] == '0') {
+		return false
+	}
+	if i < len(s) && s[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
+		i++
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(s)
+}
+
 func isUpperHex32(s string) bool {
 	if len(s) != 32 {
 		return false
@@ -146,13 +207,19 @@ func isUpperHex32(s string) bool {
 	return true
 }
 
-// checkVWOAttribute checks that t percent-decodes to {"u":{"<key>":"<value>"}}.
-// PathUnescape is used because SDKs encode with encodeURIComponent, where '+' is
-// literal.
+// checkVWOAttribute checks that t is {"u":{"<key>":"<value>"}} in one of the two
+// encodings the SDKs send: the whole JSON percent-encoded (Node:
+// encodeURIComponent(JSON.stringify(...)); decoded with PathUnescape, where '+' is
+// literal), or the JSON itself with key and value query-escaped (Go:
+// `{"u":{"` + url.QueryEscape(k) + `":"` + url.QueryEscape(v) + `"}}`).
 func checkVWOAttribute(t string) error {
-	dec, err := url.PathUnescape(t)
-	if err != nil {
-		return fmt.Errorf("must be percent-encoded: %v", err)
+	queryEscaped := len(t) > 0 && t[0] == '{' && json.Valid([]byte(t))
+	dec := t
+	if !queryEscaped {
+		var err error
+		if dec, err = url.PathUnescape(t); err != nil {
+			return fmt.Errorf("must be percent-encoded: %v", err)
+		}
 	}
 	var doc map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(dec), &doc); err != nil {
@@ -170,6 +237,17 @@ func checkVWOAttribute(t string) error {
 	}
 	for k, v := range attrs {
 		s, ok := v.(string)
+		if queryEscaped {
+			var err error
+			if k, err = url.QueryUnescape(k); err != nil {
+				return fmt.Errorf("attribute key must be query-escaped: %v", err)
+			}
+			if ok {
+				if s, err = url.QueryUnescape(s); err != nil {
+					return fmt.Errorf("attribute %q value must be query-escaped: %v", k, err)
+				}
+			}
+		}
 		switch {
 		case k == "":
 			return fmt.Errorf("attribute key must be non-empty")

@@ -60,6 +60,7 @@ const (
 	EventID
 	EvaluationReason
 	ErrorType
+	CampaignKey
 	numSlots
 )
 
@@ -89,6 +90,8 @@ type Mapping struct {
 	EventID           []string `mapstructure:"event_id"`
 	EvaluationReason  []string `mapstructure:"evaluation_reason"`
 	ErrorType         []string `mapstructure:"error_type"`
+	// CampaignKey names a VWO campaign by key; the flag key stands in when it is absent.
+	CampaignKey []string `mapstructure:"campaign_key"`
 }
 
 // DefaultMapping is the input contract of SPEC §3.
@@ -116,6 +119,7 @@ func DefaultMapping() Mapping {
 		EventID:           []string{"event.id"},
 		EvaluationReason:  []string{"feature_flag.result.reason", "feature_flag.evaluation.reason"},
 		ErrorType:         []string{"error.type"},
+		CampaignKey:       []string{"experiment.campaign.key"},
 	}
 }
 
@@ -124,7 +128,7 @@ func (m *Mapping) slots() [numSlots][]string {
 		m.VisitorID, m.FlagKey, m.VariationKey, m.RuleKey, m.RuleType, m.Enabled,
 		m.ExperimentID, m.CampaignID, m.VariationID, m.GoalID, m.EventKey, m.Revenue,
 		m.Value, m.Tags, m.VisitorAttributes, m.UserAgent, m.ClientAddress, m.EventID,
-		m.EvaluationReason, m.ErrorType,
+		m.EvaluationReason, m.ErrorType, m.CampaignKey,
 	}
 }
 
@@ -132,7 +136,7 @@ var slotKeys = [numSlots]string{
 	"visitor_id", "flag_key", "variation_key", "rule_key", "rule_type", "enabled",
 	"experiment_id", "campaign_id", "variation_id", "goal_id", "event_key", "revenue",
 	"value", "tags", "visitor_attributes", "user_agent", "client_address", "event_id",
-	"evaluation_reason", "error_type",
+	"evaluation_reason", "error_type", "campaign_key",
 }
 
 // Validate rejects empty names and one attribute mapped to two meanings.

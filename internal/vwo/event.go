@@ -4,6 +4,7 @@ package vwo // import "github.com/experimentationexporter/experimentationexporte
 import (
 	"math"
 	"strconv"
+	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
@@ -22,6 +23,12 @@ const (
 	ReasonMissingVariationID = "missing_variation_id"
 	ReasonMissingGoalID      = "missing_goal_id"
 	ReasonInvalidRevenue     = "invalid_revenue"
+	ReasonMissingRevenue     = "missing_revenue"
+	ReasonNoVariant          = "no_variant"
+	ReasonUnknownCampaign    = "unknown_campaign"
+	ReasonCampaignNotRunning = "campaign_not_running"
+	ReasonUnknownVariation   = "unknown_variation"
+	ReasonUnknownGoal        = "unknown_goal"
 )
 
 // Body wrapper of a batch-events request.
@@ -53,16 +60,28 @@ func escape(s string) string { return string(appendURIComponent(nil, s)) }
 type Builder struct {
 	nsAcct         [16]byte
 	pushDimensions bool
+	settings       *Settings // nil: records must carry numeric ids
 }
 
-// NewBuilder prepares event building for one account.
-func NewBuilder(accountID int64, pushCustomDimensions bool) *Builder {
-	return &Builder{nsAcct: accountNamespace(accountID), pushDimensions: pushCustomDimensions}
+// NewBuilder prepares event building for one account. With settings, campaign keys,
+// variation names and goal identifiers resolve to ids; ids on a record still win.
+func NewBuilder(accountID int64, pushCustomDimensions bool, settings *Settings) *Builder {
+	return &Builder{nsAcct: accountNamespace(accountID), pushDimensions: pushCustomDimensions, settings: settings}
 }
+
+// Pushed remembers the custom dimensions appended to one batch, so a visitor's
+// attribute goes out once per batch however many of its records carry it.
+type Pushed map[string]struct{}
 
 // Append appends the record's events to dst, one after the other, and the end offset
 // (in dst) of each to ends. On record.Skipped or record.Dropped dst and ends come back unchanged.
 func (b *Builder) Append(dst []byte, ends []int, f *record.Fields) ([]byte, []int, record.Verdict, string) {
+	return b.AppendPushed(dst, ends, f, nil)
+}
+
+// AppendPushed is Append that leaves out custom dimensions already in pushed (nil: none)
+// and adds the ones it appends.
+func (b *Builder) AppendPushed(dst []byte, ends []int, f *record.Fields, pushed Pushed) ([]byte, []int, record.Verdict, string) {
 	var eT byte
 	switch f.Kind {
 	case record.Impression:
@@ -83,66 +102,48 @@ func (b *Builder) Append(dst []byte, ends []int, f *record.Fields) ([]byte, []in
 	if f.Timestamp == 0 {
 		return dst, ends, record.Dropped, ReasonMissingTimestamp
 	}
-	campaign, ok := intID(f, record.CampaignID)
-	if !ok {
-		return dst, ends, record.Dropped, ReasonMissingCampaignID
-	}
-	variation, ok := intID(f, record.VariationID)
-	if !ok {
-		return dst, ends, record.Dropped, ReasonMissingVariationID
-	}
-	var goal string
-	if eT == '2' {
-		if goal, ok = intID(f, record.GoalID); !ok {
-			return dst, ends, record.Dropped, ReasonMissingGoalID
-		}
-	}
-	revenue, hasRevenue := f.Get(record.Revenue)
-	if hasRevenue && eT == '2' {
-		switch revenue.Type() {
-		case pcommon.ValueTypeInt:
-		case pcommon.ValueTypeDouble:
-			if !jsonw.Finite(revenue.Double()) {
-				return dst, ends, record.Dropped, ReasonInvalidRevenue
-			}
-		default:
-			return dst, ends, record.Dropped, ReasonInvalidRevenue
-		}
+	id, verdict, reason := b.resolve(f, eT == '2')
+	if verdict != record.Built {
+		return dst, ends, verdict, reason
 	}
 
 	var uuid [32]byte
 	appendUUIDHex(uuid[:0], uuidFor(b.nsAcct, visitor))
-	tail := func(dst []byte) []byte {
+	tail := func(dst []byte, client bool) []byte {
 		dst = append(dst, `,"u":"`...)
 		dst = append(dst, uuid[:]...)
 		dst = append(dst, `","sId":`...)
 		dst = strconv.AppendInt(dst, int64(f.Timestamp)/1e9, 10)
-		dst = append(dst, `,"visitor_ua":`...)
-		dst = jsonw.String(dst, f.Str(record.UserAgent))
-		dst = append(dst, `,"visitor_ip":`...)
-		dst = jsonw.String(dst, f.Str(record.ClientAddress))
+		// The SDKs send the visitor's user agent and IP only when the app gives them,
+		// and never with a custom dimension push.
+		if client {
+			if ua := f.Str(record.UserAgent); ua != "" {
+				dst = append(dst, `,"visitor_ua":`...)
+				dst = jsonw.String(dst, ua)
+			}
+			if ip := f.Str(record.ClientAddress); ip != "" {
+				dst = append(dst, `,"visitor_ip":`...)
+				dst = jsonw.String(dst, ip)
+			}
+		}
 		return append(dst, '}')
 	}
 
 	dst = append(dst, `{"eT":`...)
 	dst = append(dst, eT)
 	dst = append(dst, `,"e":`...)
-	dst = append(dst, campaign...)
+	dst = append(dst, id.campaign...)
 	dst = append(dst, `,"c":`...)
-	dst = append(dst, variation...)
+	dst = append(dst, id.variation...)
 	if eT == '2' {
 		dst = append(dst, `,"g":`...)
-		dst = append(dst, goal...)
-		if hasRevenue {
+		dst = append(dst, id.goal...)
+		if id.revenue != "" {
 			dst = append(dst, `,"r":`...)
-			if revenue.Type() == pcommon.ValueTypeInt {
-				dst = strconv.AppendInt(dst, revenue.Int(), 10)
-			} else {
-				dst = jsonw.Float(dst, revenue.Double())
-			}
+			dst = append(dst, id.revenue...)
 		}
 	}
-	dst = tail(dst)
+	dst = tail(dst, true)
 	ends = append(ends, len(dst))
 
 	if attrs, ok := f.Get(record.VisitorAttributes); ok && b.pushDimensions && attrs.Type() == pcommon.ValueTypeMap {
@@ -152,14 +153,143 @@ func (b *Builder) Append(dst []byte, ends []int, f *record.Fields) ([]byte, []in
 			if !ok || k == "" {
 				continue
 			}
+			start := len(dst)
 			dst = append(dst, `{"eT":3,"t":"`...)
 			dst = appendDimension(dst, k, val)
 			dst = append(dst, '"')
-			dst = tail(dst)
+			if pushed != nil {
+				key := string(uuid[:]) + string(dst[start:])
+				if _, dup := pushed[key]; dup {
+					dst = dst[:start]
+					continue
+				}
+				pushed[key] = struct{}{}
+			}
+			dst = tail(dst, false)
 			ends = append(ends, len(dst))
 		}
 	}
 	return dst, ends, record.Built, ""
+}
+
+// ids are an event's campaign, variation and goal as JSON integers, and its revenue
+// as a JSON number ("" when none is sent).
+type ids struct {
+	campaign, variation, goal, revenue string
+}
+
+// resolve finds the event's ids: from the record's ids, else from the campaign key
+// (or flag key), variation name and goal identifier through the settings file.
+func (b *Builder) resolve(f *record.Fields, conversion bool) (ids, record.Verdict, string) {
+	var id ids
+	var c *Campaign
+	var ok bool
+	if id.campaign, ok = intID(f, record.CampaignID); ok {
+		if b.settings != nil {
+			n, _ := strconv.ParseInt(id.campaign, 10, 64)
+			c = b.settings.byID[n]
+		}
+	} else {
+		key := f.Str(record.CampaignKey)
+		if key == "" {
+			key = f.Str(record.FlagKey)
+		}
+		if key == "" || b.settings == nil {
+			return id, record.Dropped, ReasonMissingCampaignID
+		}
+		if c = b.settings.byKey[key]; c == nil {
+			return id, record.Dropped, ReasonUnknownCampaign
+		}
+		id.campaign = strconv.FormatInt(c.ID, 10)
+	}
+	if c != nil && !c.running {
+		return id, record.Skipped, ReasonCampaignNotRunning
+	}
+
+	if id.variation, ok = intID(f, record.VariationID); !ok {
+		name := f.Str(record.VariationKey)
+		switch {
+		case name == "" && !conversion:
+			return id, record.Skipped, ReasonNoVariant
+		case name == "" || c == nil:
+			return id, record.Dropped, ReasonMissingVariationID
+		}
+		n, known := c.variations[name]
+		if !known {
+			return id, record.Dropped, ReasonUnknownVariation
+		}
+		id.variation = strconv.FormatInt(n, 10)
+	}
+	if !conversion {
+		return id, record.Built, ""
+	}
+
+	goalType := "" // unknown without the settings file: revenue is sent when given
+	if id.goal, ok = intID(f, record.GoalID); ok {
+		if c != nil {
+			n, _ := strconv.ParseInt(id.goal, 10, 64)
+			goalType = c.goalByID[n].Type
+		}
+	} else {
+		ident := f.Str(record.EventKey)
+		if ident == "" || c == nil {
+			return id, record.Dropped, ReasonMissingGoalID
+		}
+		g, known := c.goals[ident]
+		if !known {
+			return id, record.Dropped, ReasonUnknownGoal
+		}
+		id.goal, goalType = strconv.FormatInt(g.ID, 10), g.Type
+	}
+	// Like the SDKs: revenue only for revenue goals, only when truthy, as a number; both
+	// SDKs refuse to track a revenue goal without a revenue value.
+	if goalType == "" || goalType == GoalRevenue {
+		v, has := f.Get(record.Revenue)
+		if !has && goalType == GoalRevenue {
+			return id, record.Dropped, ReasonMissingRevenue
+		}
+		if has {
+			r, valid := revenueNumber(v)
+			if !valid {
+				return id, record.Dropped, ReasonInvalidRevenue
+			}
+			id.revenue = r
+		}
+	}
+	return id, record.Built, ""
+}
+
+// revenueNumber renders a revenue value (a number or a numeric string, as the Go SDK
+// takes it) as a JSON number; zero and "" are no revenue ("", true).
+func revenueNumber(v pcommon.Value) (string, bool) {
+	var f float64
+	switch v.Type() {
+	case pcommon.ValueTypeInt:
+		if v.Int() == 0 {
+			return "", true
+		}
+		return strconv.FormatInt(v.Int(), 10), true
+	case pcommon.ValueTypeDouble:
+		f = v.Double()
+	case pcommon.ValueTypeStr:
+		s := strings.TrimSpace(v.Str())
+		if s == "" {
+			return "", true
+		}
+		var err error
+		if f, err = strconv.ParseFloat(s, 64); err != nil {
+			return "", false
+		}
+	default:
+		return "", false
+	}
+	if !jsonw.Finite(f) {
+		return "", false
+	}
+	if f == 0 {
+		return "", true
+	}
+	return string(jsonw.Float(nil, f)), true
 }
 
 // intID returns a slot's value as JSON integer digits: an int, or a string of digits.

@@ -90,7 +90,7 @@ func TestGolden(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.golden, func(t *testing.T) {
-			dst, ends, v, reason := NewBuilder(12345, tt.push).Append(nil, nil, fieldsOf(tt.record))
+			dst, ends, v, reason := NewBuilder(12345, tt.push, nil).Append(nil, nil, fieldsOf(tt.record))
 			require.Equal(t, record.Built, v, reason)
 			got := eventsJSON(dst, ends)
 			path := filepath.Join("..", "..", "testdata", "golden", tt.golden)
@@ -105,7 +105,7 @@ func TestGolden(t *testing.T) {
 }
 
 func TestCustomDimensionEncoding(t *testing.T) {
-	dst, ends, _, _ := NewBuilder(12345, true).Append(nil, nil, fieldsOf(func(lr plog.LogRecord) {
+	dst, ends, _, _ := NewBuilder(12345, true, nil).Append(nil, nil, fieldsOf(func(lr plog.LogRecord) {
 		impression(lr)
 		m := lr.Attributes().PutEmptyMap("experiment.visitor.attributes")
 		m.PutStr("plan", "pro plus")
@@ -141,12 +141,13 @@ func TestDrops(t *testing.T) {
 		{"non-numeric campaign", func(lr plog.LogRecord) { lr.Attributes().PutStr("experiment.campaign.id", "abc") }, ReasonMissingCampaignID},
 		{"no variation", func(lr plog.LogRecord) { lr.Attributes().Remove("experiment.variation.id") }, ReasonMissingVariationID},
 		{"no goal", func(lr plog.LogRecord) { lr.Attributes().Remove("experiment.goal.id") }, ReasonMissingGoalID},
-		{"string revenue", func(lr plog.LogRecord) { lr.Attributes().PutStr("experiment.revenue", "1") }, ReasonInvalidRevenue},
+		{"non-numeric string revenue", func(lr plog.LogRecord) { lr.Attributes().PutStr("experiment.revenue", "lots") }, ReasonInvalidRevenue},
+		{"map revenue", func(lr plog.LogRecord) { lr.Attributes().PutEmptyMap("experiment.revenue") }, ReasonInvalidRevenue},
 		{"not an event", func(lr plog.LogRecord) { lr.SetEventName("x") }, ReasonNotAnEvent},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			prefix := []byte("kept")
-			dst, ends, v, reason := NewBuilder(12345, true).Append(prefix, []int{4}, fieldsOf(func(lr plog.LogRecord) { conversion(lr); tt.edit(lr) }))
+			dst, ends, v, reason := NewBuilder(12345, true, nil).Append(prefix, []int{4}, fieldsOf(func(lr plog.LogRecord) { conversion(lr); tt.edit(lr) }))
 			assert.NotEqual(t, record.Built, v)
 			assert.Equal(t, tt.reason, reason)
 			assert.Equal(t, "kept", string(dst))
@@ -156,7 +157,7 @@ func TestDrops(t *testing.T) {
 }
 
 func TestStringIDsBecomeJSONNumbers(t *testing.T) {
-	dst, ends, v, _ := NewBuilder(12345, false).Append(nil, nil, fieldsOf(func(lr plog.LogRecord) {
+	dst, ends, v, _ := NewBuilder(12345, false, nil).Append(nil, nil, fieldsOf(func(lr plog.LogRecord) {
 		impression(lr)
 		lr.Attributes().PutStr("experiment.campaign.id", "007")
 		lr.Attributes().PutStr("experiment.variation.id", "00")
@@ -176,11 +177,99 @@ func TestURLAndQuery(t *testing.T) {
 
 func BenchmarkAppend(b *testing.B) {
 	f := fieldsOf(impression)
-	bl := NewBuilder(12345, false)
+	bl := NewBuilder(12345, false, nil)
 	dst := make([]byte, 0, 4096)
 	ends := make([]int, 0, 16)
 	b.ReportAllocs()
 	for b.Loop() {
 		dst, ends, _, _ = bl.Append(dst[:0], ends[:0], f)
 	}
+}
+
+func loadSettings(t *testing.T) *Settings {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "vwo_settings.json"))
+	require.NoError(t, err)
+	s, err := ParseSettings(data)
+	require.NoError(t, err)
+	return s
+}
+
+// keyed is what a VWO app (or an OpenFeature hook) knows: keys and names, no ids.
+func keyed(kind, user, campaign, variation string, attrs map[string]any) *record.Fields {
+	return fieldsOf(func(lr plog.LogRecord) {
+		lr.SetEventName(kind)
+		lr.SetTimestamp(1763900000123000000)
+		_ = lr.Attributes().FromRaw(attrs)
+		lr.Attributes().PutStr("feature_flag.context.id", user)
+		if campaign != "" {
+			lr.Attributes().PutStr("feature_flag.key", campaign)
+		}
+		if variation != "" {
+			lr.Attributes().PutStr("feature_flag.result.variant", variation)
+		}
+	})
+}
+
+func TestKeysAndNamesResolveThroughTheSettingsFile(t *testing.T) {
+	b := NewBuilder(12345, false, loadSettings(t))
+	for _, tt := range []struct {
+		name   string
+		f      *record.Fields
+		want   string // the event, or "" when none
+		reason string
+	}{
+		{"impression by flag key", keyed("feature_flag.evaluation", "Varun", "homepage-cta", "Variation-1", nil),
+			`{"eT":1,"e":7,"c":2,"u":"C4D95C097902569F9A2D2E87CD3201C8","sId":1763900000}`, ""},
+		{"campaign key wins over flag key", keyed("feature_flag.evaluation", "Varun", "some-flag", "Control", map[string]any{"experiment.campaign.key": "new-checkout"}),
+			`{"eT":1,"e":8,"c":1,"u":"C4D95C097902569F9A2D2E87CD3201C8","sId":1763900000}`, ""},
+		{"explicit ids win", keyed("feature_flag.evaluation", "Varun", "homepage-cta", "Control", map[string]any{"experiment.campaign.id": 8, "experiment.variation.id": 2}),
+			`{"eT":1,"e":8,"c":2,"u":"C4D95C097902569F9A2D2E87CD3201C8","sId":1763900000}`, ""},
+		{"revenue goal: r as a number", keyed("experiment.conversion", "Varun", "homepage-cta", "Control", map[string]any{"experiment.event.key": "purchase", "experiment.revenue": "42.50"}),
+			`{"eT":2,"e":7,"c":1,"g":3,"r":42.5,"u":"C4D95C097902569F9A2D2E87CD3201C8","sId":1763900000}`, ""},
+		{"revenue goal, zero revenue: no r", keyed("experiment.conversion", "Varun", "homepage-cta", "Control", map[string]any{"experiment.event.key": "purchase", "experiment.revenue": 0}),
+			`{"eT":2,"e":7,"c":1,"g":3,"u":"C4D95C097902569F9A2D2E87CD3201C8","sId":1763900000}`, ""},
+		{"custom goal: no r", keyed("experiment.conversion", "Varun", "homepage-cta", "Control", map[string]any{"experiment.event.key": "signup", "experiment.revenue": 100}),
+			`{"eT":2,"e":7,"c":1,"g":4,"u":"C4D95C097902569F9A2D2E87CD3201C8","sId":1763900000}`, ""},
+		{"user agent and ip only when given", keyed("feature_flag.evaluation", "Varun", "homepage-cta", "Control", map[string]any{"user_agent.original": "Mozilla/5.0", "client.address": "203.0.113.7"}),
+			`{"eT":1,"e":7,"c":1,"u":"C4D95C097902569F9A2D2E87CD3201C8","sId":1763900000,"visitor_ua":"Mozilla/5.0","visitor_ip":"203.0.113.7"}`, ""},
+		{"unknown campaign", keyed("feature_flag.evaluation", "Varun", "nope", "Control", nil), "", ReasonUnknownCampaign},
+		{"unknown variation", keyed("feature_flag.evaluation", "Varun", "homepage-cta", "Variation-9", nil), "", ReasonUnknownVariation},
+		{"revenue goal without revenue (the SDKs refuse the call)", keyed("experiment.conversion", "Varun", "homepage-cta", "Control", map[string]any{"experiment.event.key": "purchase"}), "", ReasonMissingRevenue},
+		{"unknown goal", keyed("experiment.conversion", "Varun", "homepage-cta", "Control", map[string]any{"experiment.event.key": "refund"}), "", ReasonUnknownGoal},
+		{"paused campaign", keyed("feature_flag.evaluation", "Varun", "paused-banner", "Control", nil), "", ReasonCampaignNotRunning},
+		{"no variant", keyed("feature_flag.evaluation", "Varun", "homepage-cta", "", nil), "", ReasonNoVariant},
+		{"conversion without a variation", keyed("experiment.conversion", "Varun", "homepage-cta", "", map[string]any{"experiment.event.key": "purchase"}), "", ReasonMissingVariationID},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dst, ends, v, reason := b.Append(nil, nil, tt.f)
+			assert.Equal(t, tt.reason, reason)
+			if tt.want == "" {
+				assert.NotEqual(t, record.Built, v)
+				assert.Empty(t, dst)
+				return
+			}
+			require.Equal(t, record.Built, v)
+			require.Len(t, ends, 1)
+			assert.Equal(t, tt.want, string(dst))
+		})
+	}
+}
+
+// A visitor's custom dimension goes out once per batch, however many records carry it.
+func TestCustomDimensionsOncePerBatch(t *testing.T) {
+	b := NewBuilder(12345, true, loadSettings(t))
+	pushed := Pushed{}
+	var dst []byte
+	var ends []int
+	attrs := map[string]any{"experiment.visitor.attributes": map[string]any{"plan": "pro", "country": "DE"}}
+	for _, user := range []string{"Varun", "Varun", "Alice"} {
+		var v record.Verdict
+		dst, ends, v, _ = b.AppendPushed(dst, ends, keyed("feature_flag.evaluation", user, "homepage-cta", "Control", attrs), pushed)
+		require.Equal(t, record.Built, v)
+	}
+	// 3 impressions + 2 pushes for Varun + 2 for Alice.
+	assert.Len(t, ends, 7)
+	assert.Equal(t, 4, strings.Count(string(dst), `"eT":3`))
+	assert.NotContains(t, string(dst), "visitor_ua")
 }
