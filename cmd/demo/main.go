@@ -55,7 +55,7 @@ type decision struct {
 type wireDecision struct {
 	CampaignID   string  `json:"campaign_id"`
 	ExperimentID string  `json:"experiment_id"`
-	VariationID  *string `json:"variation_id"` // null when the id is not numeric
+	VariationID  *string `json:"variation_id"` // null or "" when there is no variation
 	Metadata     struct {
 		FlagKey      string `json:"flag_key"`
 		RuleKey      string `json:"rule_key"`
