@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
+	"github.com/experimentationexporter/experimentationexporter/internal/privacy"
 )
 
 // benchLogs is n impressions like the fixture's, each with visitor attributes and a user agent.
@@ -127,4 +128,56 @@ func BenchmarkExporter(b *testing.B) {
 			b.ReportMetric(0, "ns/op")
 		})
 	}
+}
+
+// BenchmarkConvertPrivacy is BenchmarkConvert with the privacy gate on: a 10-entry
+// allowlist (some globs) and the three detectors (issue #14: at most 10% more).
+func BenchmarkConvertPrivacy(b *testing.B) {
+	cfg := testConfig("http://127.0.0.1:1/v1/events")
+	cfg.Privacy = privacy.Config{
+		VisitorAttributes: privacy.AttributeRules{Allow: []string{
+			"plan", "age", "is_beta", "country*", "locale", "tier", "device_*", "app_version", "$opt_user_agent", "segment",
+		}},
+		DropValuesMatching: []string{"email", "ip", "card"},
+	}
+	e := startedExporter(b, cfg)
+	const n = 500
+	ld := benchLogs(n)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		req, err := e.convert(context.Background(), ld)
+		if err != nil || req.ItemsCount() != n {
+			b.Fatal(err, req.ItemsCount())
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
+}
+
+// BenchmarkConvertResolved is BenchmarkConvert with records as OpenFeature hooks emit
+// them, without a rule key: "off" of free_shipping_banner sits in the holdout and in
+// everyone else, so each record is resolved by bucketing (issue #11's cost per event).
+func BenchmarkConvertResolved(b *testing.B) {
+	cfg := testConfig("http://127.0.0.1:1/v1/events")
+	cfg.Optimizely.SendFlagDecisions = "true"
+	e := startedExporter(b, cfg)
+	const n = 500
+	ld := benchLogs(n)
+	rls := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+	for i := 0; i < rls.Len(); i++ {
+		a := rls.At(i).Attributes()
+		a.Remove("experiment.rule.key")
+		a.Remove("experiment.rule.type")
+		a.PutStr("feature_flag.key", "free_shipping_banner")
+		a.PutStr("feature_flag.result.variant", "off")
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		req, err := e.convert(context.Background(), ld)
+		if err != nil || req.ItemsCount() != n {
+			b.Fatal(err, req.ItemsCount())
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/event")
 }

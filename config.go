@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
+	"github.com/experimentationexporter/experimentationexporter/internal/privacy"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
 )
 
@@ -66,6 +67,8 @@ type Config struct {
 	Optimizely OptimizelyConfig `mapstructure:"optimizely"`
 	VWO        VWOConfig        `mapstructure:"vwo"`
 	Mapping    record.Mapping   `mapstructure:"mapping"`
+	// Privacy decides what of the visitor data leaves (README "What leaves your network").
+	Privacy privacy.Config `mapstructure:"privacy"`
 
 	_ struct{}
 }
@@ -173,6 +176,9 @@ func (cfg *Config) Validate() error {
 		errs = append(errs, cfg.VWO.validate())
 	}
 	if err := cfg.Mapping.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := cfg.Privacy.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

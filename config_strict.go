@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
+	"github.com/experimentationexporter/experimentationexporter/internal/privacy"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
 )
 
@@ -35,6 +36,7 @@ type strictConfig struct {
 	Optimizely    strictOptimizelyConfig                                   `mapstructure:"optimizely"`
 	VWO           VWOConfig                                                `mapstructure:"vwo"`
 	Mapping       record.Mapping                                           `mapstructure:"mapping"`
+	Privacy       privacy.Config                                           `mapstructure:"privacy"`
 }
 
 type strictOptimizelyConfig struct {

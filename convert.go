@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 
+	"github.com/experimentationexporter/experimentationexporter/internal/privacy"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
 )
 
@@ -19,6 +20,7 @@ type tally struct {
 	impressions, conversions, extra int
 	reasons                         []reasonCount
 	resolutions                     []resolutionCount
+	privacy                         [privacy.NumReasons]int
 }
 
 type resolutionCount struct {
@@ -71,6 +73,11 @@ func (e *experimentationExporter) report(ctx context.Context, t *tally) {
 	e.obs.built(ctx, "custom_dimension", t.extra)
 	for _, r := range t.resolutions {
 		e.obs.resolved(ctx, r.resolution, r.n)
+	}
+	for reason, n := range t.privacy {
+		if n > 0 {
+			e.obs.redacted(ctx, privacy.Reason(reason).String(), n)
+		}
 	}
 	for _, r := range t.reasons {
 		if r.dropped {
@@ -125,6 +132,9 @@ func (e *experimentationExporter) buildInto(b *eventBatch, ld plog.Logs, build b
 					continue
 				}
 				r := build(b, &f)
+				for i, n := range f.Privacy {
+					t.privacy[i] += int(n)
+				}
 				if r.events == 0 {
 					t.add(r.reason, r.dropped, &f)
 					continue

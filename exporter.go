@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
+	"github.com/experimentationexporter/experimentationexporter/internal/privacy"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
 	"github.com/experimentationexporter/experimentationexporter/internal/spanevent"
 )
@@ -123,11 +124,12 @@ func newExporter(cfg *Config, set exporter.Settings) (*experimentationExporter, 
 		backingOff: map[*eventBatch]time.Time{},
 	}
 	e.meanEventBytes.Store(512)
+	gate := privacy.New(cfg.Privacy)
 	switch cfg.Destination {
 	case DestinationVWO:
-		e.dest = newVWODestination(cfg, set.TelemetrySettings)
+		e.dest = newVWODestination(cfg, set.TelemetrySettings, gate)
 	default:
-		e.dest = newOptimizelyDestination(cfg, set.TelemetrySettings)
+		e.dest = newOptimizelyDestination(cfg, set.TelemetrySettings, gate)
 	}
 	return e, nil
 }

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/optimizely"
+	"github.com/experimentationexporter/experimentationexporter/internal/privacy"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
 )
 
@@ -21,6 +22,7 @@ type optimizelyDestination struct {
 	set    component.TelemetrySettings
 	logger *zap.Logger
 	mode   optimizely.SendFlagDecisions
+	gate   *privacy.Gate
 	poller datafilePoller
 }
 
@@ -30,8 +32,8 @@ type datafilePoller interface {
 	Shutdown()
 }
 
-func newOptimizelyDestination(cfg *Config, set component.TelemetrySettings) *optimizelyDestination {
-	d := &optimizelyDestination{liveState: newLiveState(), cfg: cfg, set: set, logger: set.Logger}
+func newOptimizelyDestination(cfg *Config, set component.TelemetrySettings, gate *privacy.Gate) *optimizelyDestination {
+	d := &optimizelyDestination{liveState: newLiveState(), cfg: cfg, set: set, logger: set.Logger, gate: gate}
 	switch cfg.Optimizely.SendFlagDecisions {
 	case "true":
 		d.mode = optimizely.FlagDecisionsOn
@@ -76,7 +78,12 @@ func (d *optimizelyDestination) setDatafile(df *optimizely.Datafile) {
 	if url == "" {
 		url = df.EventsURL()
 	}
-	builder := optimizely.NewBuilder(df, d.mode)
+	if d.gate.ForceAnonymizeIP() && !df.AnonymizeIP {
+		forced := *df // privacy::force_anonymize_ip wins over the datafile
+		forced.AnonymizeIP = true
+		df = &forced
+	}
+	builder := optimizely.NewBuilder(df, d.mode, optimizely.WithPrivacy(d.gate))
 	d.use(&builderState{
 		bctx: &batchContext{
 			key:    "optimizely\x00" + url + "\x00" + df.AccountID + "\x00" + df.ProjectID + "\x00" + df.Revision + "\x00" + strconv.FormatBool(df.AnonymizeIP),

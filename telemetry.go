@@ -53,6 +53,11 @@ func (o *telemetryObserver) resolved(ctx context.Context, how string, n int) {
 	o.tb.ExporterExperimentationImpressionsResolved.Add(ctx, int64(n), o.attr("resolution", how))
 }
 
+// redacted counts attributes the privacy gate removed or changed; values are never logged.
+func (o *telemetryObserver) redacted(ctx context.Context, reason string, n int) {
+	o.tb.ExporterExperimentationAttributesRedacted.Add(ctx, int64(n), o.attr("reason", reason))
+}
+
 func (o *telemetryObserver) skipped(ctx context.Context, reason string, n int) {
 	o.tb.ExporterExperimentationRecordsSkipped.Add(ctx, int64(n), o.attr("reason", reason))
 }

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.uber.org/zap"
 
+	"github.com/experimentationexporter/experimentationexporter/internal/privacy"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
 	"github.com/experimentationexporter/experimentationexporter/internal/vwo"
 )
@@ -24,17 +25,18 @@ type vwoDestination struct {
 	cfg    *Config
 	tel    component.TelemetrySettings
 	url    string
+	gate   *privacy.Gate
 	poller datafilePoller
 }
 
-func newVWODestination(cfg *Config, set component.TelemetrySettings) *vwoDestination {
+func newVWODestination(cfg *Config, set component.TelemetrySettings, gate *privacy.Gate) *vwoDestination {
 	url := cfg.Endpoint
 	if url == "" {
 		url = vwo.EventsURL(cfg.VWO.CollectionPrefix)
 	}
 	// The sdk key (env) is added at send time: it must not be persisted with the batch.
 	url += "?" + vwo.Query(cfg.VWO.AccountID, clientName, clientVersion)
-	return &vwoDestination{liveState: newLiveState(), cfg: cfg, tel: set, url: url}
+	return &vwoDestination{liveState: newLiveState(), cfg: cfg, tel: set, url: url, gate: gate}
 }
 
 func (d *vwoDestination) start(ctx context.Context, host component.Host, _ *http.Client) error {
@@ -70,7 +72,7 @@ func (d *vwoDestination) shutdown() {
 func (d *vwoDestination) setSettings(s *vwo.Settings, raw []byte) {
 	sum := sha256.Sum256(raw)
 	revision := hex.EncodeToString(sum[:8])
-	builder := vwo.NewBuilder(d.cfg.VWO.AccountID, d.cfg.VWO.PushCustomDimensions, s)
+	builder := vwo.NewBuilder(d.cfg.VWO.AccountID, d.cfg.VWO.PushCustomDimensions, s, vwo.WithPrivacy(d.gate))
 	d.use(&builderState{
 		bctx: &batchContext{
 			key:    "vwo\x00" + d.url + "\x00" + revision,

@@ -26,6 +26,7 @@ type TelemetryBuilder struct {
 	meter                                      metric.Meter
 	mu                                         sync.Mutex
 	registrations                              []metric.Registration
+	ExporterExperimentationAttributesRedacted  metric.Int64Counter
 	ExporterExperimentationEventsBuilt         metric.Int64Counter
 	ExporterExperimentationEventsDropped       metric.Int64Counter
 	ExporterExperimentationImpressionsResolved metric.Int64Counter
@@ -64,6 +65,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.ExporterExperimentationAttributesRedacted, err = builder.meter.Int64Counter(
+		"otelcol_exporter_experimentation_attributes_redacted",
+		metric.WithDescription("Visitor attributes the privacy gate removed or changed before sending, by reason (not_allowed, denied, email, ip, card, pattern, max_attributes, truncated, oversize, hashed). [Alpha]"),
+		metric.WithUnit("{attribute}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ExporterExperimentationEventsBuilt, err = builder.meter.Int64Counter(
 		"otelcol_exporter_experimentation_events_built",
 		metric.WithDescription("Experimentation events built from log records, by event type. [Alpha]"),

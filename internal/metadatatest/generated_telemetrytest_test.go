@@ -19,6 +19,7 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	tb.ExporterExperimentationAttributesRedacted.Add(context.Background(), 1)
 	tb.ExporterExperimentationEventsBuilt.Add(context.Background(), 1)
 	tb.ExporterExperimentationEventsDropped.Add(context.Background(), 1)
 	tb.ExporterExperimentationImpressionsResolved.Add(context.Background(), 1)
@@ -26,6 +27,9 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ExporterExperimentationRequestBytes.Record(context.Background(), 1)
 	tb.ExporterExperimentationRequestEvents.Record(context.Background(), 1)
 	tb.ExporterExperimentationRequests.Add(context.Background(), 1)
+	AssertEqualExporterExperimentationAttributesRedacted(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterExperimentationEventsBuilt(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())

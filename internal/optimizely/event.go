@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/jsonw"
+	"github.com/experimentationexporter/experimentationexporter/internal/privacy"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
 	"github.com/experimentationexporter/experimentationexporter/internal/uuid5"
 )
@@ -45,12 +46,22 @@ const (
 type Builder struct {
 	df          *Datafile
 	sendRollout bool
-	botFilter   []byte // the pre-encoded $opt_bot_filtering attribute, or nil
+	botFilter   []byte        // the pre-encoded $opt_bot_filtering attribute, or nil
+	gate        *privacy.Gate // nil: visitor data leaves as the app sent it
 }
 
+// Option configures a Builder.
+type Option func(*Builder)
+
+// WithPrivacy passes visitor ids and attributes through the privacy gate.
+func WithPrivacy(g *privacy.Gate) Option { return func(b *Builder) { b.gate = g } }
+
 // NewBuilder prepares event building against df.
-func NewBuilder(df *Datafile, mode SendFlagDecisions) *Builder {
+func NewBuilder(df *Datafile, mode SendFlagDecisions, opts ...Option) *Builder {
 	b := &Builder{df: df}
+	for _, o := range opts {
+		o(b)
+	}
 	switch mode {
 	case FlagDecisionsOn:
 		b.sendRollout = true
@@ -113,6 +124,7 @@ func (b *Builder) appendImpression(dst []byte, f *record.Fields) ([]byte, record
 	if verdict != record.Built {
 		return dst, verdict, reason, 0
 	}
+	visitor = b.gate.VisitorID(visitor) // after resolution: bucketing needs the real id
 	decisionHead, eventHead := d.heads()
 	dst = b.appendVisitorStart(dst, visitor, f)
 	dst = append(dst, decisionHead...)
@@ -236,6 +248,7 @@ func (b *Builder) appendConversion(dst []byte, f *record.Fields) ([]byte, record
 	if !ok {
 		return dst, record.Dropped, ReasonUnknownEventKey
 	}
+	visitor = b.gate.VisitorID(visitor)
 	// Revenue is an integer (cents); like the SDKs, a fractional amount is truncated
 	// in "revenue" and kept as given in tags.
 	revenue, hasRevenue := f.Get(record.Revenue)
@@ -385,17 +398,30 @@ func (b *Builder) appendVisitorStart(dst []byte, visitor pcommon.Value, f *recor
 			if !validAttrValue(v) {
 				continue
 			}
+			s, replaced, keep := b.gate.Attribute(k, v, n, &f.Privacy)
+			if !keep {
+				continue
+			}
 			sep()
 			dst = appendAttr(dst, id, k)
-			dst = jsonw.Value(dst, v)
+			if replaced {
+				dst = jsonw.String(dst, s)
+			} else {
+				dst = jsonw.Value(dst, v)
+			}
 			dst = append(dst, '}')
 		}
 	}
-	if ua := f.Str(record.UserAgent); ua != "" && !hasUA {
-		sep()
-		dst = appendAttr(dst, "$opt_user_agent", "$opt_user_agent")
-		dst = jsonw.String(dst, ua)
-		dst = append(dst, '}')
+	if ua, ok := f.Get(record.UserAgent); ok && ua.Type() == pcommon.ValueTypeStr && ua.Str() != "" && !hasUA {
+		if s, replaced, keep := b.gate.Attribute("$opt_user_agent", ua, n, &f.Privacy); keep {
+			if !replaced {
+				s = ua.Str()
+			}
+			sep()
+			dst = appendAttr(dst, "$opt_user_agent", "$opt_user_agent")
+			dst = jsonw.String(dst, s)
+			dst = append(dst, '}')
+		}
 	}
 	if b.botFilter != nil {
 		sep()

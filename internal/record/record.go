@@ -9,6 +9,8 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/privacy"
 )
 
 // Kind says what a log record is.
@@ -235,12 +237,16 @@ type Fields struct {
 	vals      [numSlots]pcommon.Value
 	rank      [numSlots]uint8
 	has       uint32
+	// Privacy counts what the privacy gate removed or changed while the record's
+	// events were built.
+	Privacy privacy.Counts
 }
 
 // Read fills f from lr. Kind is Other when the record is not an experimentation event;
 // the attributes are then not read.
 func (r *Reader) Read(lr plog.LogRecord, f *Fields) {
 	f.has = 0
+	f.Privacy = privacy.Counts{}
 	attrs := lr.Attributes()
 	name := lr.EventName()
 	if name == "" {

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/jsonw"
+	"github.com/experimentationexporter/experimentationexporter/internal/privacy"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
 	"github.com/experimentationexporter/experimentationexporter/internal/uuid5"
 )
@@ -60,13 +61,25 @@ func escape(s string) string { return string(appendURIComponent(nil, s)) }
 type Builder struct {
 	nsAcct         [16]byte
 	pushDimensions bool
-	settings       *Settings // nil: records must carry numeric ids
+	settings       *Settings     // nil: records must carry numeric ids
+	gate           *privacy.Gate // nil: visitor data leaves as the app sent it
 }
+
+// Option configures a Builder.
+type Option func(*Builder)
+
+// WithPrivacy passes visitor ids, the user agent and IP, and custom dimensions through
+// the privacy gate.
+func WithPrivacy(g *privacy.Gate) Option { return func(b *Builder) { b.gate = g } }
 
 // NewBuilder prepares event building for one account. With settings, campaign keys,
 // variation names and goal identifiers resolve to ids; ids on a record still win.
-func NewBuilder(accountID int64, pushCustomDimensions bool, settings *Settings) *Builder {
-	return &Builder{nsAcct: accountNamespace(accountID), pushDimensions: pushCustomDimensions, settings: settings}
+func NewBuilder(accountID int64, pushCustomDimensions bool, settings *Settings, opts ...Option) *Builder {
+	b := &Builder{nsAcct: accountNamespace(accountID), pushDimensions: pushCustomDimensions, settings: settings}
+	for _, o := range opts {
+		o(b)
+	}
+	return b
 }
 
 // Pushed remembers the custom dimensions appended to one batch, so a visitor's
@@ -108,7 +121,8 @@ func (b *Builder) AppendPushed(dst []byte, ends []int, f *record.Fields, pushed 
 	}
 
 	var uuid [32]byte
-	appendUUIDHex(uuid[:0], uuidFor(b.nsAcct, visitor))
+	appendUUIDHex(uuid[:0], uuidFor(b.nsAcct, b.gate.VisitorID(visitor)))
+	kept := 0
 	tail := func(dst []byte, client bool) []byte {
 		dst = append(dst, `,"u":"`...)
 		dst = append(dst, uuid[:]...)
@@ -117,13 +131,9 @@ func (b *Builder) AppendPushed(dst []byte, ends []int, f *record.Fields, pushed 
 		// The SDKs send the visitor's user agent and IP only when the app gives them,
 		// and never with a custom dimension push.
 		if client {
-			if ua := f.Str(record.UserAgent); ua != "" {
-				dst = append(dst, `,"visitor_ua":`...)
-				dst = jsonw.String(dst, ua)
-			}
-			if ip := f.Str(record.ClientAddress); ip != "" {
-				dst = append(dst, `,"visitor_ip":`...)
-				dst = jsonw.String(dst, ip)
+			dst = b.appendClient(dst, f, "visitor_ua", record.UserAgent, &kept)
+			if !b.gate.ForceAnonymizeIP() {
+				dst = b.appendClient(dst, f, "visitor_ip", record.ClientAddress, &kept)
 			}
 		}
 		return append(dst, '}')
@@ -153,6 +163,14 @@ func (b *Builder) AppendPushed(dst []byte, ends []int, f *record.Fields, pushed 
 			if !ok || k == "" {
 				continue
 			}
+			s, replaced, keep := b.gate.Attribute(k, v, kept, &f.Privacy)
+			if !keep {
+				continue
+			}
+			kept++
+			if replaced {
+				val = append(scratch[:0], s...)
+			}
 			start := len(dst)
 			dst = append(dst, `{"eT":3,"t":"`...)
 			dst = appendDimension(dst, k, val)
@@ -170,6 +188,27 @@ func (b *Builder) AppendPushed(dst []byte, ends []int, f *record.Fields, pushed 
 		}
 	}
 	return dst, ends, record.Built, ""
+}
+
+// appendClient writes the user agent or IP field when the record has it and the
+// privacy gate lets it through.
+func (b *Builder) appendClient(dst []byte, f *record.Fields, name string, slot record.Slot, kept *int) []byte {
+	v, ok := f.Get(slot)
+	if !ok || v.Type() != pcommon.ValueTypeStr || v.Str() == "" {
+		return dst
+	}
+	s, replaced, keep := b.gate.Attribute(name, v, *kept, &f.Privacy)
+	if !keep {
+		return dst
+	}
+	*kept++
+	if !replaced {
+		s = v.Str()
+	}
+	dst = append(dst, `,"`...)
+	dst = append(dst, name...)
+	dst = append(dst, `":`...)
+	return jsonw.String(dst, s)
 }
 
 // ids are an event's campaign, variation and goal as JSON integers, and its revenue
