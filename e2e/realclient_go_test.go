@@ -99,7 +99,7 @@ func diffImpressions(want map[evalKey]impression, got map[evalKey][]impression) 
 type impression struct {
 	CampaignID   string
 	ExperimentID string
-	VariationID  string // "" for null, as the exporter sends non-numeric ids
+	VariationID  string // "" for null
 	RuleKey      string
 	RuleType     string
 	VariationKey string

@@ -392,53 +392,46 @@ func (c *capture) byEvaluation() (map[[2]string]event.Snapshot, error) {
 	return m, nil
 }
 
-// recordingExporter remembers the first export error, which the batch span processor
-// would otherwise only log.
-type recordingExporter struct {
-	sdktrace.SpanExporter
+// firstError remembers the first export error, which the batch processors would
+// otherwise only log.
+type firstError struct {
 	mu  sync.Mutex
 	err error
+}
+
+func (f *firstError) record(err error) error {
+	if err != nil {
+		f.mu.Lock()
+		if f.err == nil {
+			f.err = err
+		}
+		f.mu.Unlock()
+	}
+	return err
+}
+
+func (f *firstError) firstErr() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
+}
+
+// recordingExporter and recordingLogExporter keep the first error of the span and log
+// exporters.
+type recordingExporter struct {
+	sdktrace.SpanExporter
+	firstError
 }
 
 func (r *recordingExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
-	err := r.SpanExporter.ExportSpans(ctx, spans)
-	if err != nil {
-		r.mu.Lock()
-		if r.err == nil {
-			r.err = err
-		}
-		r.mu.Unlock()
-	}
-	return err
+	return r.record(r.SpanExporter.ExportSpans(ctx, spans))
 }
 
-func (r *recordingExporter) firstErr() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.err
-}
-
-// recordingLogExporter remembers the first export error of the log batch processor.
 type recordingLogExporter struct {
 	sdklog.Exporter
-	mu  sync.Mutex
-	err error
+	firstError
 }
 
 func (r *recordingLogExporter) Export(ctx context.Context, records []sdklog.Record) error {
-	err := r.Exporter.Export(ctx, records)
-	if err != nil {
-		r.mu.Lock()
-		if r.err == nil {
-			r.err = err
-		}
-		r.mu.Unlock()
-	}
-	return err
-}
-
-func (r *recordingLogExporter) firstErr() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.err
+	return r.record(r.Exporter.Export(ctx, records))
 }
