@@ -57,7 +57,8 @@ type buildResult struct {
 
 // destination is one events API: how events are built and how requests are addressed.
 type destination interface {
-	start(ctx context.Context, host component.Host, client *http.Client) error
+	// start loads or starts polling the project configuration (datafile, settings file).
+	start(ctx context.Context, host component.Host) error
 	shutdown()
 	// current returns the context and builder for new events; ok is false while the
 	// destination cannot build events yet (no datafile).
@@ -140,7 +141,7 @@ func (e *experimentationExporter) startOnce(ctx context.Context, host component.
 		return fmt.Errorf("building the events HTTP client: %w", err)
 	}
 	e.client = client
-	return e.dest.start(ctx, host, client)
+	return e.dest.start(ctx, host)
 }
 
 func (e *experimentationExporter) shutdownLast(context.Context) error {

@@ -43,7 +43,7 @@ func newOptimizelyDestination(cfg *Config, set component.TelemetrySettings, gate
 	return d
 }
 
-func (d *optimizelyDestination) start(ctx context.Context, host component.Host, client *http.Client) error {
+func (d *optimizelyDestination) start(ctx context.Context, host component.Host) error {
 	if path := d.cfg.Optimizely.DatafilePath; path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {

@@ -39,7 +39,7 @@ func newVWODestination(cfg *Config, set component.TelemetrySettings, gate *priva
 	return &vwoDestination{liveState: newLiveState(), cfg: cfg, tel: set, url: url, gate: gate}
 }
 
-func (d *vwoDestination) start(ctx context.Context, host component.Host, _ *http.Client) error {
+func (d *vwoDestination) start(ctx context.Context, host component.Host) error {
 	if path := d.cfg.VWO.SettingsFilePath; path != "" {
 		data, err := os.ReadFile(path)
 		if err != nil {
