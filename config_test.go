@@ -1,6 +1,8 @@
 package experimentationexporter
 
 import (
+	"context"
+	"encoding/json"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -10,10 +12,18 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
+	"github.com/experimentationexporter/experimentationexporter/internal/metadatatest"
+	"github.com/experimentationexporter/experimentationexporter/internal/privacy"
 )
 
 func loadConfig(t *testing.T, name string) *Config {
@@ -183,4 +193,101 @@ func mapstructureKeys(t reflect.Type) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// The privacy section loads from YAML with every key, and the gate it builds does what
+// README "What leaves your network" says; a misspelled privacy key is an error naming it.
+func TestLoadConfigPrivacy(t *testing.T) {
+	cfg := loadConfig(t, "privacy")
+	require.NoError(t, confmap.Validate(cfg))
+	assert.Equal(t, privacy.Config{
+		VisitorAttributes: privacy.AttributeRules{
+			Allow: []string{"plan", "country*", "$opt_*"},
+			Deny:  []string{"email*", "$opt_last_*"},
+		},
+		VisitorID:          privacy.VisitorID{Mode: "hash", Key: configopaque.String("literal-test-key-of-32-characters")},
+		DropValuesMatching: []string{"email", "ip", "card", "^secret-.*"},
+		MatchedValues:      "hash",
+		MaxAttributes:      50,
+		MaxValueLength:     32,
+		OversizeValues:     "drop",
+		ForceAnonymizeIP:   true,
+	}, cfg.Privacy)
+	// The variant sets every privacy key, also ones added later.
+	var unset func(prefix string, v reflect.Value)
+	unset = func(prefix string, v reflect.Value) {
+		for i := 0; i < v.NumField(); i++ {
+			name := prefix + v.Type().Field(i).Tag.Get("mapstructure")
+			if f := v.Field(i); f.Kind() == reflect.Struct {
+				unset(name+"::", f)
+			} else {
+				assert.False(t, f.IsZero(), "testdata/config.yaml experimentation/privacy does not set %s", name)
+			}
+		}
+	}
+	unset("privacy::", reflect.ValueOf(cfg.Privacy))
+	// The defaults change nothing: no gate.
+	assert.Equal(t, privacy.Config{}, loadConfig(t, "").Privacy)
+	assert.Nil(t, privacy.New(loadConfig(t, "").Privacy))
+
+	// The loaded config, applied to a record carrying everything an app should not send.
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	e, err := newExporter(cfg, metadatatest.NewSettings(tel))
+	require.NoError(t, err)
+	require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { _ = e.shutdown(context.Background()) })
+	body := bodyOf(t, e, logsOf(personal("user-123")))
+	var batch struct {
+		AnonymizeIP bool `json:"anonymize_ip"`
+		Visitors    []struct {
+			VisitorID  string `json:"visitor_id"`
+			Attributes []struct {
+				Key   string `json:"key"`
+				Value any    `json:"value"`
+			} `json:"attributes"`
+		} `json:"visitors"`
+	}
+	require.NoError(t, json.Unmarshal(body, &batch))
+	require.Len(t, batch.Visitors, 1)
+	assert.True(t, batch.AnonymizeIP)
+	v := batch.Visitors[0]
+	assert.Equal(t, privacy.New(cfg.Privacy).VisitorID(pcommon.NewValueStr("user-123")).Str(), v.VisitorID)
+	assert.Regexp(t, `^[0-9a-f]{64}$`, v.VisitorID)
+	got := map[string]any{}
+	for _, a := range v.Attributes {
+		got[a.Key] = a.Value
+	}
+	hashed := `^[0-9a-f]{64}$`
+	assert.Equal(t, "pro", got["plan"])
+	assert.Equal(t, "DE", got["country"])
+	assert.Regexp(t, hashed, got["$opt_email"], "an e-mail address leaves as its HMAC")
+	assert.Regexp(t, hashed, got["$opt_card"], "a card number leaves as its HMAC")
+	assert.Regexp(t, hashed, got["$opt_note"], "a value matching ^secret-.* leaves as its HMAC")
+	assert.Equal(t, "Mozilla/5.0 (X11; Linux x86_64)", got["$opt_user_agent"], "31 characters: within max_value_length")
+	assert.Equal(t, true, got["$opt_bot_filtering"], "the datafile's bot filtering always passes")
+	assert.Len(t, got, 7, "age and is_beta not allowed, $opt_last_ip denied, $opt_bio over 32 characters: %v", got)
+	for _, raw := range []string{"user-123", "alice@example.com", "198.51.100.23", "4111", "secret-token", "biography"} {
+		assert.NotContains(t, string(body), raw)
+	}
+	metadatatest.AssertEqualExporterExperimentationAttributesRedacted(t, tel, []metricdata.DataPoint[int64]{
+		{Value: 2, Attributes: attribute.NewSet(attribute.String("reason", "not_allowed"))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "denied"))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "email"))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "card"))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "pattern"))},
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "oversize"))},
+		{Value: 3, Attributes: attribute.NewSet(attribute.String("reason", "hashed"))},
+	}, metricdatatest.IgnoreTimestamp())
+
+	// A misspelled key under privacy (also nested) fails to unmarshal and is named.
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	sub, err := cm.Sub(component.NewIDWithName(metadata.Type, "privacy_typo").String())
+	require.NoError(t, err)
+	err = sub.Unmarshal(createDefaultConfig().(*Config))
+	require.Error(t, err)
+	for _, key := range []string{"max_atributes", "alow"} {
+		assert.Contains(t, err.Error(), key)
+	}
 }

@@ -372,9 +372,11 @@ func isLocalChar(c byte) bool {
 }
 
 // domainAt reports whether s starts with a domain: labels of letters, digits and
-// hyphens separated by dots, ending with a label of at least two letters.
+// hyphens separated by dots, ending with a label of at least two letters (a full stop
+// after it, as in a sentence, still counts).
 func domainAt(s string) bool {
 	dots, label, letters := 0, 0, 0
+	complete := func() bool { return dots > 0 && label > 0 && letters >= 2 }
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
@@ -385,13 +387,20 @@ func domainAt(s string) bool {
 			label++
 			letters = -1 << 20
 		case c == '.' && label > 0:
+			if complete() && (i+1 == len(s) || !isDomainChar(s[i+1])) {
+				return true
+			}
 			dots++
 			label, letters = 0, 0
 		default:
-			return dots > 0 && label > 0 && letters >= 2
+			return complete()
 		}
 	}
-	return dots > 0 && label > 0 && letters >= 2
+	return complete()
+}
+
+func isDomainChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-'
 }
 
 // isIP reports whether s is an IPv4 or IPv6 address (with or without a port).
@@ -442,7 +451,12 @@ func luhnRun[T ~string | ~[]byte](s T) bool {
 			}
 			break
 		}
-		if n >= 13 && n <= 19 && luhn(digits[:n]) {
+		if n > len(digits) {
+			// Longer than any card: skip the rest of the run, not just its head.
+			for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == ' ' || s[j] == '-') {
+				j++
+			}
+		} else if n >= 13 && luhn(digits[:n]) && !allSame(digits[:n]) {
 			return true
 		}
 		if j == i {
@@ -451,6 +465,15 @@ func luhnRun[T ~string | ~[]byte](s T) bool {
 		i = j
 	}
 	return false
+}
+
+func allSame(d []byte) bool {
+	for _, c := range d {
+		if c != d[0] {
+			return false
+		}
+	}
+	return true
 }
 
 func luhn(d []byte) bool {

@@ -69,6 +69,12 @@ func TestDetectors(t *testing.T) {
 		{"123456789012", false, false, false},     // too short
 		{"order 2024-11-23", false, false, false},
 		{"pro", false, false, false},
+		{"write to a@example.com.", true, false, false},
+		{"a@example.com. Thanks", true, false, false},
+		{"a@example.c.", false, false, false},
+		{"0000000000000", false, false, false},
+		{"12345678901234567890124111111111111111", false, false, false}, // one long digit run, not a card
+		{"id 4111111111111111", false, false, true},
 	} {
 		assert.Equal(t, tc.email, hasEmail(tc.value), "email %q", tc.value)
 		assert.Equal(t, tc.ip, isIP(tc.value), "ip %q", tc.value)
