@@ -47,7 +47,14 @@ type options struct {
 	queueSize     int    // default 100000 (the exporter's default)
 	metricsPort   int    // Prometheus reader of the collector's own telemetry
 	traces        bool   // also a traces pipeline: otlp → experimentation (span events)
+	// sdkKeyCDN, when set, is the base URL of a datafile CDN: the exporter polls
+	// <sdkKeyCDN>/datafiles/<sdk_key>.json every second (sdk_key cdnSDKKey) instead of
+	// reading testdata/datafile.json.
+	sdkKeyCDN string
 }
+
+// cdnSDKKey is the sdk_key of the config newEnv writes for options.sdkKeyCDN.
+const cdnSDKKey = "e2eSdkKey"
 
 // binary returns the collector binary, or skips the test.
 func binary(t *testing.T) string {
@@ -103,11 +110,13 @@ func newEnv(t *testing.T, o options) *env {
     batch_size: %d
     flush_interval: %s
     optimizely:
-      datafile_path: %s
-    sending_queue:
-      num_consumers: %d
-      queue_size: %d
-`, url, o.batchSize, o.flushInterval, repoPath(t, "testdata/datafile.json"), o.consumers, o.queueSize)
+`, url, o.batchSize, o.flushInterval)
+	if o.sdkKeyCDN != "" {
+		fmt.Fprintf(&b, "      sdk_key: %s\n      datafile_url: %s/datafiles/%%s.json\n      polling_interval: 1s\n", cdnSDKKey, o.sdkKeyCDN)
+	} else {
+		fmt.Fprintf(&b, "      datafile_path: %s\n", repoPath(t, "testdata/datafile.json"))
+	}
+	fmt.Fprintf(&b, "    sending_queue:\n      num_consumers: %d\n      queue_size: %d\n", o.consumers, o.queueSize)
 	if o.persistent {
 		b.WriteString("      storage: file_storage\n")
 	}
@@ -117,9 +126,12 @@ func newEnv(t *testing.T, o options) *env {
 		b.WriteString("  extensions: [file_storage]\n")
 	}
 	b.WriteString("  telemetry:\n    logs:\n      level: info\n")
-	if o.metricsPort != 0 {
-		fmt.Fprintf(&b, "    metrics:\n      readers:\n        - pull:\n            exporter:\n              prometheus:\n                host: 127.0.0.1\n                port: %d\n", o.metricsPort)
+	if o.metricsPort == 0 {
+		// Never the collector's default 8888: runs on one machine would collide.
+		o.metricsPort, err = harness.FreePort()
+		require.NoError(t, err)
 	}
+	fmt.Fprintf(&b, "    metrics:\n      readers:\n        - pull:\n            exporter:\n              prometheus:\n                host: 127.0.0.1\n                port: %d\n", o.metricsPort)
 	b.WriteString("  pipelines:\n    logs:\n      receivers: [otlp]\n      exporters: [experimentation]\n")
 	if o.traces {
 		b.WriteString("    traces:\n      receivers: [otlp]\n      exporters: [experimentation]\n")
