@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -317,6 +318,20 @@ func (e *experimentationExporter) pushOnce(ctx context.Context, req xexporterhel
 		var st *errStatus
 		if errors.As(err, &st) && (st.code == http.StatusRequestEntityTooLarge || st.code == http.StatusBadRequest) {
 			if n > 1 {
+				// A 400 that names the bad event (the replica's and the APIs' error
+				// paths: visitors[i], ev[i]): try that event alone first, then the rest,
+				// instead of bisecting. A wrong hint costs one request; the rest is
+				// bisected as usual if it fails again.
+				if k, ok := badEventIndex(st); ok && k < n {
+					if k+1 < n {
+						work = append(work, span{s.i + k + 1, s.j})
+					}
+					if k > 0 {
+						work = append(work, span{s.i, s.i + k})
+					}
+					work = append(work, span{s.i + k, s.i + k + 1})
+					continue
+				}
 				// Halve: a 413 shrinks the body, a 400 isolates the bad event(s).
 				if st.code == http.StatusRequestEntityTooLarge {
 					e.learnPayloadCap(b.bodySize(s.i, s.j) / 2)
@@ -352,6 +367,22 @@ func (e *experimentationExporter) pushOnce(ctx context.Context, req xexporterhel
 		return pe
 	}
 	return nil
+}
+
+// badEventIndexRE finds the index of the event a 400 body names: visitors[i] in an
+// Optimizely EventBatch, ev[i] in a VWO batch.
+var badEventIndexRE = regexp.MustCompile(`\b(?:visitors|ev)\[(\d{1,6})\]`)
+
+func badEventIndex(st *errStatus) (int, bool) {
+	if st.code != http.StatusBadRequest {
+		return 0, false
+	}
+	m := badEventIndexRE.FindStringSubmatch(st.body)
+	if m == nil {
+		return 0, false
+	}
+	k, err := strconv.Atoi(m[1])
+	return k, err == nil
 }
 
 // chunkBytes is the body size batches are cut to: max_payload_bytes, or less once the
