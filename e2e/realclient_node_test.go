@@ -75,7 +75,7 @@ func TestRealNodeClient(t *testing.T) {
 	assert.Zero(t, st.Rejected, "requests the events API rejected")
 	assert.Zero(t, st.Conversions, "events other than impressions")
 
-	missingKeys, extra, differ := diffImpressions(want, arrivedImpressions(t, e.api.Accepted()))
+	missingKeys, extra, differ := harness.DiffImpressions(want, receivedImpressions(t, e.api.Accepted()))
 	report(t, "impressions missing", missingKeys)
 	report(t, "impressions extra", extra)
 	report(t, "impressions that differ from the SDK's", differ)

@@ -11,10 +11,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"maps"
@@ -44,38 +42,6 @@ func main() {
 		os.Exit(1)
 	}
 }
-
-// decision is what the demo compares of one impression: the SDK's and the received.
-type decision struct {
-	RuleKey, RuleType, ExperimentID, VariationID, CampaignID, VariationKey string
-	Enabled                                                                bool
-}
-
-// wireDecision is an Optimizely Event API decision, as the SDK and the exporter send it.
-type wireDecision struct {
-	CampaignID   string  `json:"campaign_id"`
-	ExperimentID string  `json:"experiment_id"`
-	VariationID  *string `json:"variation_id"` // null or "" when there is no variation
-	Metadata     struct {
-		FlagKey      string `json:"flag_key"`
-		RuleKey      string `json:"rule_key"`
-		RuleType     string `json:"rule_type"`
-		VariationKey string `json:"variation_key"`
-		Enabled      bool   `json:"enabled"`
-	} `json:"metadata"`
-}
-
-func (w wireDecision) decision() decision {
-	d := decision{RuleKey: w.Metadata.RuleKey, RuleType: w.Metadata.RuleType, ExperimentID: w.ExperimentID,
-		CampaignID: w.CampaignID, VariationKey: w.Metadata.VariationKey, Enabled: w.Metadata.Enabled}
-	if w.VariationID != nil {
-		d.VariationID = *w.VariationID
-	}
-	return d
-}
-
-// key is (visitor_id, flag_key): the app evaluates each pair once.
-type key struct{ user, flag string }
 
 func run(collector, config, datafile, goclient string, users int, conversions bool, wait time.Duration) error {
 	if _, err := os.Stat(collector); err != nil {
@@ -137,7 +103,7 @@ func run(collector, config, datafile, goclient string, users int, conversions bo
 	if err != nil {
 		return fmt.Errorf("demo app: %w", err)
 	}
-	want, evalsByFlag, err := readExpect(expect)
+	want, evalsByFlag, err := harness.ReadExpect(expect)
 	if err != nil {
 		return err
 	}
@@ -158,30 +124,31 @@ func run(collector, config, datafile, goclient string, users int, conversions bo
 
 	// What arrived, by evaluation, and the conversions.
 	st := api.Stats()
-	got := map[key][]decision{}
-	convByKey, revenue := map[string]int{}, int64(0)
+	var bodies [][]byte
 	for _, r := range api.Accepted() {
+		bodies = append(bodies, r.Body)
+	}
+	got, err := harness.ReceivedImpressions(bodies)
+	if err != nil {
+		return fmt.Errorf("a request the replica accepted: %w", err)
+	}
+	convByKey, revenue := map[string]int{}, int64(0)
+	for _, body := range bodies {
 		var b struct {
 			Visitors []struct {
-				ID        string `json:"visitor_id"`
 				Snapshots []struct {
-					Decisions []wireDecision `json:"decisions"`
-					Events    []struct {
+					Events []struct {
 						Key     string `json:"key"`
 						Revenue *int64 `json:"revenue"`
 					} `json:"events"`
 				} `json:"snapshots"`
 			} `json:"visitors"`
 		}
-		if err := json.Unmarshal(r.Body, &b); err != nil {
+		if err := json.Unmarshal(body, &b); err != nil {
 			return fmt.Errorf("a request the replica accepted: %w", err)
 		}
 		for _, v := range b.Visitors {
 			for _, s := range v.Snapshots {
-				for _, d := range s.Decisions {
-					k := key{v.ID, d.Metadata.FlagKey}
-					got[k] = append(got[k], d.decision())
-				}
 				for _, e := range s.Events {
 					if e.Key != "campaign_activated" {
 						convByKey[e.Key]++
@@ -221,11 +188,11 @@ func run(collector, config, datafile, goclient string, users int, conversions bo
 		bump(flags, f).evals = n
 	}
 	for k, d := range want {
-		bump(flags, k.flag).sdk++
+		bump(flags, k.Flag).sdk++
 		bump(rules, d.RuleKey+" ("+d.RuleType+")").sdk++
 	}
 	for k, ds := range got {
-		bump(flags, k.flag).got += len(ds)
+		bump(flags, k.Flag).got += len(ds)
 		for _, d := range ds {
 			bump(rules, d.RuleKey+" ("+d.RuleType+")").got++
 		}
@@ -239,23 +206,9 @@ func run(collector, config, datafile, goclient string, users int, conversions bo
 		fmt.Printf("  %-40s %11s %8d %8d\n", r, "", rules[r].sdk, rules[r].got)
 	}
 
-	// Per (visitor_id, flag_key): the same decision as the SDK's, once; nothing else.
-	var problems []string
-	for k, w := range want {
-		switch g := got[k]; {
-		case len(g) == 0:
-			problems = append(problems, fmt.Sprintf("missing %v: sdk %+v", k, w))
-		case len(g) > 1:
-			problems = append(problems, fmt.Sprintf("%v arrived %d times", k, len(g)))
-		case g[0] != w:
-			problems = append(problems, fmt.Sprintf("differs %v:\n      sdk      %+v\n      received %+v", k, w, g[0]))
-		}
-	}
-	for k, g := range got {
-		if _, ok := want[k]; !ok {
-			problems = append(problems, fmt.Sprintf("extra %v: the SDK sent none, received %+v", k, g[0]))
-		}
-	}
+	// Per (visitor_id, flag_key): the same impression as the SDK's, once; nothing else.
+	missing, extra, differ := harness.DiffImpressions(want, got)
+	problems := append(append(missing, extra...), differ...)
 	if st.Rejected > 0 {
 		problems = append(problems, fmt.Sprintf("%d requests rejected", st.Rejected))
 	}
@@ -269,36 +222,6 @@ func run(collector, config, datafile, goclient string, users int, conversions bo
 	}
 	fmt.Println("every impression matches the Optimizely SDK's decision (rule, experiment, variation, campaign); every conversion arrived")
 	return nil
-}
-
-// readExpect reads the app's -expect file: the SDK's impressions by evaluation and the
-// number of evaluations per flag.
-func readExpect(path string) (map[key]decision, map[string]int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer f.Close()
-	want, evals := map[key]decision{}, map[string]int{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var line struct {
-			User         string         `json:"user"`
-			Flag         string         `json:"flag"`
-			SDKDecisions []wireDecision `json:"sdk_decisions"`
-		}
-		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", path, err)
-		}
-		evals[line.Flag]++
-		if len(line.SDKDecisions) == 1 {
-			want[key{line.User, line.Flag}] = line.SDKDecisions[0].decision()
-		} else if len(line.SDKDecisions) > 1 {
-			return nil, nil, errors.New("an SDK impression with more than one decision: " + sc.Text())
-		}
-	}
-	return want, evals, sc.Err()
 }
 
 func tail(s string, n int) string {
