@@ -52,12 +52,17 @@ func TestRealNodeClient(t *testing.T) {
 	want, evaluations := readExpect(t, expectPath)
 	require.NotEmpty(t, want, "the Optimizely SDK sent no impression: nothing to compare")
 
-	// The Node.js app sends half of the users over OTLP/HTTP protobuf, half over JSON.
+	// The Node.js app sends half of the users over OTLP/HTTP protobuf, half over JSON;
+	// the protobuf half also reports a purchase per user, as the README shows apps how to.
 	e := newEnv(t, options{batchSize: 50})
 	for proto, lines := range splitByUser(t, expectPath) {
 		p := filepath.Join(dir, strings.ReplaceAll(proto, "/", "-")+".jsonl")
 		require.NoError(t, os.WriteFile(p, lines, 0o600))
-		cmd := exec.CommandContext(ctx, "node", "emit.mjs", "--otlp", "http://"+e.otlp, "--evaluations", p, "--protocol", proto)
+		args := []string{"emit.mjs", "--otlp", "http://" + e.otlp, "--evaluations", p, "--protocol", proto}
+		if proto == "http/protobuf" {
+			args = append(args, "--conversions")
+		}
+		cmd := exec.CommandContext(ctx, "node", args...)
 		cmd.Dir = nodeDir
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "emit.mjs --protocol %s:\n%s", proto, out)
@@ -66,14 +71,18 @@ func TestRealNodeClient(t *testing.T) {
 
 	// Every OTLP request was acknowledged: wait for the impressions, then a little
 	// longer for any the SDK did not send.
-	ok := harness.WaitFor(context.Background(), 30*time.Second, func() bool { return e.api.Stats().Impressions >= len(want) })
+	const conversions = users / 2
+	ok := harness.WaitFor(context.Background(), 30*time.Second, func() bool {
+		st := e.api.Stats()
+		return st.Impressions >= len(want) && st.Conversions >= conversions
+	})
 	time.Sleep(time.Second)
 	st := e.api.Stats()
 	t.Logf("%d evaluations, %d impressions sent by the Optimizely SDK; the exporter sent %d impressions and %d other events in %d requests (%d rejected)",
 		evaluations, len(want), st.Impressions, st.Conversions, st.Requests, st.Rejected)
 	assert.True(t, ok, "the events API received %d of the %d impressions within 30s", st.Impressions, len(want))
 	assert.Zero(t, st.Rejected, "requests the events API rejected")
-	assert.Zero(t, st.Conversions, "events other than impressions")
+	assert.Equal(t, conversions, st.Conversions, "one purchase per user of the protobuf half")
 
 	missingKeys, extra, differ := harness.DiffImpressions(want, receivedImpressions(t, e.api.Accepted()))
 	report(t, "impressions missing", missingKeys)
