@@ -51,7 +51,17 @@ type options struct {
 	// <sdkKeyCDN>/datafiles/<sdk_key>.json every second (sdk_key cdnSDKKey) instead of
 	// reading testdata/datafile.json.
 	sdkKeyCDN string
+	// vwo sends to VWO instead of Optimizely: destination vwo, the replica's
+	// /server-side/batch-events, account vwoAccountID with sdk key vwoSDKKey and the
+	// settings file testdata/vwo_settings.json. batchSize 0 keeps VWO's default (100).
+	vwo bool
 }
+
+// The VWO account of the config newEnv writes for options.vwo.
+const (
+	vwoAccountID = 12345
+	vwoSDKKey    = "e2eVwoSdkKey"
+)
 
 // cdnSDKKey is the sdk_key of the config newEnv writes for options.sdkKeyCDN.
 const cdnSDKKey = "e2eSdkKey"
@@ -104,17 +114,26 @@ func newEnv(t *testing.T, o options) *env {
 		require.NoError(t, os.MkdirAll(queueDir, 0o700))
 		fmt.Fprintf(&b, "extensions:\n  file_storage:\n    directory: %s\n", queueDir)
 	}
-	fmt.Fprintf(&b, `exporters:
+	if o.vwo {
+		fmt.Fprintf(&b, "exporters:\n  experimentation:\n    destination: vwo\n    endpoint: %s%s\n", url, eventsapi.VWOPath)
+		if o.batchSize != 0 {
+			fmt.Fprintf(&b, "    batch_size: %d\n", o.batchSize)
+		}
+		fmt.Fprintf(&b, "    flush_interval: %s\n    vwo:\n      account_id: %d\n      sdk_key: %s\n      settings_file_path: %s\n      push_custom_dimensions: false\n",
+			o.flushInterval, vwoAccountID, vwoSDKKey, repoPath(t, "testdata/vwo_settings.json"))
+	} else {
+		fmt.Fprintf(&b, `exporters:
   experimentation:
     endpoint: %s/v1/events
     batch_size: %d
     flush_interval: %s
     optimizely:
 `, url, o.batchSize, o.flushInterval)
-	if o.sdkKeyCDN != "" {
-		fmt.Fprintf(&b, "      sdk_key: %s\n      datafile_url: %s/datafiles/%%s.json\n      polling_interval: 1s\n", cdnSDKKey, o.sdkKeyCDN)
-	} else {
-		fmt.Fprintf(&b, "      datafile_path: %s\n", repoPath(t, "testdata/datafile.json"))
+		if o.sdkKeyCDN != "" {
+			fmt.Fprintf(&b, "      sdk_key: %s\n      datafile_url: %s/datafiles/%%s.json\n      polling_interval: 1s\n", cdnSDKKey, o.sdkKeyCDN)
+		} else {
+			fmt.Fprintf(&b, "      datafile_path: %s\n", repoPath(t, "testdata/datafile.json"))
+		}
 	}
 	fmt.Fprintf(&b, "    sending_queue:\n      num_consumers: %d\n      queue_size: %d\n", o.consumers, o.queueSize)
 	if o.persistent {
