@@ -390,3 +390,49 @@ func TestBadRequestNamingTheEventNeedsFewerRequests(t *testing.T) {
 		})
 	}
 }
+
+// One push larger than the sending queue is queued in parts instead of being refused
+// forever ("element size too large").
+func TestPushLargerThanTheQueueIsQueuedInParts(t *testing.T) {
+	srv := replica(t)
+	cfg := deliveryConfig(srv)
+	cfg.BatchSize = 50
+	cfg.QueueConfig.Get().QueueSize = 100
+	require.NoError(t, cfg.Validate())
+	exp := startLogs(t, cfg)
+	ld := visitors(250)
+	// Two resources, so parts also cut across resource and scope boundaries.
+	ld.ResourceLogs().At(0).CopyTo(ld.ResourceLogs().AppendEmpty())
+	require.NoError(t, exp.ConsumeLogs(context.Background(), ld))
+	require.NoError(t, exp.Shutdown(context.Background()))
+	assert.Equal(t, 500, srv.Stats().Impressions)
+	assert.Len(t, srv.UUIDs(), 250, "each record once, twice sent")
+}
+
+func TestSplitLogsKeepsEveryRecordInOrder(t *testing.T) {
+	ld := visitors(7)
+	ld.ResourceLogs().At(0).Resource().Attributes().PutStr("service.name", "a")
+	second := ld.ResourceLogs().AppendEmpty()
+	second.Resource().Attributes().PutStr("service.name", "b")
+	visitors(5).ResourceLogs().At(0).ScopeLogs().At(0).CopyTo(second.ScopeLogs().AppendEmpty())
+	parts := splitLogs(ld, 3)
+	require.Len(t, parts, 4)
+	var ids, services []string
+	for _, p := range parts {
+		assert.LessOrEqual(t, p.LogRecordCount(), 3)
+		for i := 0; i < p.ResourceLogs().Len(); i++ {
+			rl := p.ResourceLogs().At(i)
+			svc, _ := rl.Resource().Attributes().Get("service.name")
+			for j := 0; j < rl.ScopeLogs().Len(); j++ {
+				lrs := rl.ScopeLogs().At(j).LogRecords()
+				for k := 0; k < lrs.Len(); k++ {
+					id, _ := lrs.At(k).Attributes().Get("feature_flag.context.id")
+					ids = append(ids, id.Str())
+					services = append(services, svc.Str())
+				}
+			}
+		}
+	}
+	assert.Equal(t, append(vids(0, 7), vids(0, 5)...), ids)
+	assert.Equal(t, []string{"a", "a", "a", "a", "a", "a", "a", "b", "b", "b", "b", "b"}, services)
+}

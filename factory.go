@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
+	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
@@ -167,6 +168,68 @@ type drainingLogs struct {
 
 func (d *drainingLogs) Shutdown(ctx context.Context) error {
 	return d.exp.drainThen(ctx, d.Logs.Shutdown)
+}
+
+// ConsumeLogs queues a push that holds more records than the sending queue can take as
+// one item in parts: the queue refuses an item larger than itself, forever.
+func (d *drainingLogs) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	limit := recordsPerQueueItem(d.exp.cfg)
+	if limit <= 0 || ld.LogRecordCount() <= limit {
+		return d.Logs.ConsumeLogs(ctx, ld)
+	}
+	for _, part := range splitLogs(ld, limit) {
+		if err := d.Logs.ConsumeLogs(ctx, part); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordsPerQueueItem is the most records one queue item may hold (0: no limit): the
+// queue counts events, and a record is one event, or more with VWO custom dimensions.
+func recordsPerQueueItem(cfg *Config) int {
+	q := cfg.QueueConfig.Get()
+	if q == nil || q.Sizer != exporterhelper.RequestSizerTypeItems {
+		return 0
+	}
+	limit := int(q.QueueSize)
+	if cfg.Destination == DestinationVWO && cfg.VWO.PushCustomDimensions {
+		limit /= 4 // room for a few custom dimensions per record
+	}
+	return max(limit, 1)
+}
+
+// splitLogs cuts ld into parts of at most n records, each with its records' resource
+// and scope.
+func splitLogs(ld plog.Logs, n int) []plog.Logs {
+	var parts []plog.Logs
+	var cur plog.Logs
+	count := 0
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		rl := rls.At(i)
+		for j := 0; j < rl.ScopeLogs().Len(); j++ {
+			sl := rl.ScopeLogs().At(j)
+			var dst plog.LogRecordSlice
+			for k := 0; k < sl.LogRecords().Len(); k++ {
+				if count == 0 || count == n || k == 0 {
+					if count == 0 || count == n {
+						cur = plog.NewLogs()
+						parts = append(parts, cur)
+						count = 0
+					}
+					orl := cur.ResourceLogs().AppendEmpty()
+					rl.Resource().CopyTo(orl.Resource())
+					osl := orl.ScopeLogs().AppendEmpty()
+					sl.Scope().CopyTo(osl.Scope())
+					dst = osl.LogRecords()
+				}
+				sl.LogRecords().At(k).CopyTo(dst.AppendEmpty())
+				count++
+			}
+		}
+	}
+	return parts
 }
 
 type drainingTraces struct {
