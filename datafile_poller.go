@@ -7,6 +7,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configauth"
+	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.uber.org/zap"
 
@@ -22,9 +23,7 @@ const warnPollingBelow = 30 * time.Second
 // proxy, timeouts) without its headers and auth: those are meant for the events API
 // (or a proxy in front of it) and never go to the CDN.
 func newDatafilePoller(ctx context.Context, host component.Host, set component.TelemetrySettings, cfg *Config, onUpdate func(*optimizely.Datafile)) (datafilePoller, error) {
-	clientCfg := cfg.ClientConfig
-	clientCfg.Headers = nil
-	clientCfg.Auth = configoptional.None[configauth.Config]()
+	clientCfg := configClientConfig(cfg)
 	if cfg.Optimizely.Datafile.HasValue() {
 		clientCfg = *cfg.Optimizely.Datafile.Get()
 	}
@@ -44,4 +43,14 @@ func newDatafilePoller(ctx context.Context, host component.Host, set component.T
 		Client:      client,
 		Logger:      set.Logger,
 	}, onUpdate), nil
+}
+
+// configClientConfig is the events client's config (TLS, proxy, timeouts) without its
+// headers and auth, for fetching a destination's project configuration (datafile,
+// settings file): the headers and auth are meant for the events API only.
+func configClientConfig(cfg *Config) confighttp.ClientConfig {
+	c := cfg.ClientConfig
+	c.Headers = nil
+	c.Auth = configoptional.None[configauth.Config]()
+	return c
 }

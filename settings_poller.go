@@ -5,8 +5,6 @@ import (
 	"fmt"
 
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/config/configauth"
-	"go.opentelemetry.io/collector/config/configoptional"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/datafile"
 	"github.com/experimentationexporter/experimentationexporter/internal/vwo"
@@ -21,9 +19,7 @@ type settingsFile struct {
 // newSettingsPoller polls the settings file of vwo::account_id as the VWO SDKs fetch
 // it, with the events client's TLS and proxy settings but never its headers or auth.
 func newSettingsPoller(ctx context.Context, host component.Host, set component.TelemetrySettings, cfg *Config, onUpdate func(*vwo.Settings, []byte)) (datafilePoller, error) {
-	clientCfg := cfg.ClientConfig
-	clientCfg.Headers = nil
-	clientCfg.Auth = configoptional.None[configauth.Config]()
+	clientCfg := configClientConfig(cfg)
 	client, err := clientCfg.ToClient(ctx, host.GetExtensions(), set)
 	if err != nil {
 		return nil, fmt.Errorf("building the settings file HTTP client: %w", err)
