@@ -33,13 +33,7 @@ import (
 func TestRealNodeClient(t *testing.T) {
 	const users = 200
 	binary(t)
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node is not on PATH: e2e/nodeclient/install.sh installs Node.js and the client's packages")
-	}
-	nodeDir := repoPath(t, "e2e/nodeclient")
-	if _, err := os.Stat(filepath.Join(nodeDir, "node_modules")); err != nil {
-		t.Skip("e2e/nodeclient/node_modules is missing: run e2e/nodeclient/install.sh (npm ci)")
-	}
+	nodeDir := nodeClient(t)
 
 	// The Optimizely SDK's decisions and the impressions it sent for them.
 	dir := t.TempDir()
@@ -122,4 +116,18 @@ func splitByUser(t *testing.T, path string) map[string][]byte {
 		out[proto] = b.Bytes()
 	}
 	return out
+}
+
+// nodeClient returns e2e/nodeclient, or skips the test when Node.js or the client's
+// packages are missing (make nodeclient installs both).
+func nodeClient(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("node"); err != nil {
+		t.Skip("node is not on PATH: e2e/nodeclient/install.sh installs Node.js and the client's packages")
+	}
+	dir := repoPath(t, "e2e/nodeclient")
+	if _, err := os.Stat(filepath.Join(dir, "node_modules")); err != nil {
+		t.Skip("e2e/nodeclient/node_modules is missing: run e2e/nodeclient/install.sh (npm ci)")
+	}
+	return dir
 }

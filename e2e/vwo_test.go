@@ -43,13 +43,7 @@ import (
 func TestRealNodeClientVWO(t *testing.T) {
 	const users = 100
 	binary(t)
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node is not on PATH: e2e/nodeclient/install.sh installs Node.js and the client's packages")
-	}
-	nodeDir := repoPath(t, "e2e/nodeclient")
-	if _, err := os.Stat(filepath.Join(nodeDir, "node_modules")); err != nil {
-		t.Skip("e2e/nodeclient/node_modules is missing: run e2e/nodeclient/install.sh (npm ci)")
-	}
+	nodeDir := nodeClient(t)
 	ids := readVWOSettings(t, repoPath(t, "testdata/vwo_settings.json"))
 
 	// Variations, deterministic per user: homepage-cta by parity, new-checkout by the
