@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
@@ -183,6 +184,72 @@ func (d *drainingLogs) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 		}
 	}
 	return nil
+}
+
+// ConsumeTraces queues a push with more span events than the sending queue can take as
+// one item in parts, as ConsumeLogs does for records.
+func (d *drainingTraces) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	limit := recordsPerQueueItem(d.exp.cfg)
+	if limit <= 0 || spanEventCount(td) <= limit {
+		return d.Traces.ConsumeTraces(ctx, td)
+	}
+	for _, part := range splitTraces(td, limit) {
+		if err := d.Traces.ConsumeTraces(ctx, part); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func spanEventCount(td ptrace.Traces) int {
+	n := 0
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				n += spans.At(k).Events().Len()
+			}
+		}
+	}
+	return n
+}
+
+// splitTraces cuts td into parts of spans carrying at most n events (a span with more
+// travels alone), each with its spans' resource and scope.
+func splitTraces(td ptrace.Traces, n int) []ptrace.Traces {
+	var parts []ptrace.Traces
+	var cur ptrace.Traces
+	count := -1 // no part yet
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		for j := 0; j < rs.ScopeSpans().Len(); j++ {
+			ss := rs.ScopeSpans().At(j)
+			var dst ptrace.SpanSlice
+			for k := 0; k < ss.Spans().Len(); k++ {
+				span := ss.Spans().At(k)
+				w := span.Events().Len()
+				newPart := count < 0 || (count > 0 && count+w > n)
+				if newPart {
+					cur = ptrace.NewTraces()
+					parts = append(parts, cur)
+					count = 0
+				}
+				if newPart || k == 0 {
+					ors := cur.ResourceSpans().AppendEmpty()
+					rs.Resource().CopyTo(ors.Resource())
+					oss := ors.ScopeSpans().AppendEmpty()
+					ss.Scope().CopyTo(oss.Scope())
+					dst = oss.Spans()
+				}
+				span.CopyTo(dst.AppendEmpty())
+				count += w
+			}
+		}
+	}
+	return parts
 }
 
 // recordsPerQueueItem is the most records one queue item may hold (0: no limit): the

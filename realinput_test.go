@@ -2,6 +2,7 @@ package experimentationexporter
 
 import (
 	"context"
+	"fmt"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -158,4 +159,44 @@ func TestLogsAndTracesShareOneExporter(t *testing.T) {
 	defer c.mu.Unlock()
 	assert.Len(t, c.auth, 1, "one datafile fetch for both pipelines")
 	assert.ElementsMatch(t, []string{"user-1", "user-2"}, deliveredIDs(t, srv))
+}
+
+// A traces push with more flag-evaluation events than the sending queue holds is queued
+// in parts, as logs pushes are.
+func TestTracesPushLargerThanTheQueueIsQueuedInParts(t *testing.T) {
+	srv := replica(t)
+	cfg := deliveryConfig(srv)
+	cfg.BatchSize = 50
+	cfg.QueueConfig.Get().QueueSize = 100
+	exp, err := NewFactory().CreateTraces(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	td := ptrace.NewTraces()
+	for i := range 250 {
+		spanWithEvent(td, "feature_flag.evaluation", map[string]any{
+			"feature_flag.key": "checkout_redesign", "feature_flag.result.variant": "control",
+			"feature_flag.context.id": fmt.Sprintf("user-%d", i),
+		}, nil)
+	}
+	require.NoError(t, exp.ConsumeTraces(context.Background(), td))
+	require.NoError(t, exp.Shutdown(context.Background()))
+	assert.Len(t, srv.UUIDs(), 250)
+}
+
+func TestSplitTracesBySpanEvents(t *testing.T) {
+	td := ptrace.NewTraces()
+	for i := range 5 {
+		spanWithEvent(td, "feature_flag.evaluation", map[string]any{"n": i}, nil)
+	}
+	big := td.ResourceSpans().At(2).ScopeSpans().At(0).Spans().At(0).Events()
+	for range 4 {
+		big.AppendEmpty().SetName("feature_flag.evaluation") // 5 events on the third span
+	}
+	parts := splitTraces(td, 2)
+	var sizes []int
+	for _, p := range parts {
+		sizes = append(sizes, spanEventCount(p))
+	}
+	assert.Equal(t, []int{2, 5, 2}, sizes, "a span with more events than the limit travels alone")
+	assert.Equal(t, 5, td.SpanCount())
 }
