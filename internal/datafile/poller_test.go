@@ -43,14 +43,15 @@ func rev132(t *testing.T) []byte {
 }
 
 type seenRequest struct {
-	path, ifModifiedSince, authorization string
+	path, rawQuery, ifModifiedSince, ifNoneMatch, authorization string
 }
 
-// cdn is a fake datafile CDN.
+// cdn is a fake datafile CDN, and VWO settings endpoint.
 type cdn struct {
 	mu           sync.Mutex
 	body         []byte
 	lastModified string
+	etag         string
 	status       int // when non-zero, every request is answered with it
 	failFirst    int // number of first requests answered 503
 	block        bool
@@ -62,7 +63,9 @@ func (c *cdn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	c.requests = append(c.requests, seenRequest{
 		path:            r.URL.Path,
+		rawQuery:        r.URL.RawQuery,
 		ifModifiedSince: r.Header.Get("If-Modified-Since"),
+		ifNoneMatch:     r.Header.Get("If-None-Match"),
 		authorization:   r.Header.Get("Authorization"),
 	})
 	if c.block {
@@ -81,8 +84,13 @@ func (c *cdn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if c.status != 0 {
-		// Some servers echo the path; it must not leak to the logs.
-		http.Error(w, "forbidden: "+r.URL.Path, c.status)
+		// Some servers echo the request; the key in its path or query must not leak to
+		// the logs.
+		http.Error(w, "forbidden: "+r.URL.String(), c.status)
+		return
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && inm == c.etag {
+		w.WriteHeader(http.StatusNotModified)
 		return
 	}
 	if ims := r.Header.Get("If-Modified-Since"); ims != "" && ims == c.lastModified {
@@ -92,6 +100,9 @@ func (c *cdn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.lastModified != "" {
 		w.Header().Set("Last-Modified", c.lastModified)
 	}
+	if c.etag != "" {
+		w.Header().Set("ETag", c.etag)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(c.body)
 }
@@ -100,6 +111,12 @@ func (c *cdn) set(body []byte, lastModified string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.body, c.lastModified = body, lastModified
+}
+
+func (c *cdn) setBody(body []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.body = body
 }
 
 func (c *cdn) setStatus(s int) {

@@ -41,88 +41,6 @@ func vwoBody(version int) []byte {
 		testKey, testAccount, version)
 }
 
-type vwoRequest struct {
-	path, rawQuery, ifModifiedSince, ifNoneMatch, authorization string
-}
-
-// vwoServer is a fake VWO settings endpoint.
-type vwoServer struct {
-	mu           sync.Mutex
-	body         []byte
-	lastModified string
-	etag         string
-	status       int // when non-zero, every request is answered with it
-	failFirst    int // number of first requests answered 503
-	block        bool
-	blocked      chan struct{}
-	requests     []vwoRequest
-}
-
-func (s *vwoServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	s.mu.Lock()
-	s.requests = append(s.requests, vwoRequest{
-		path:            r.URL.Path,
-		rawQuery:        r.URL.RawQuery,
-		ifModifiedSince: r.Header.Get("If-Modified-Since"),
-		ifNoneMatch:     r.Header.Get("If-None-Match"),
-		authorization:   r.Header.Get("Authorization"),
-	})
-	if s.block {
-		s.mu.Unlock()
-		s.blocked <- struct{}{}
-		select {
-		case <-r.Context().Done():
-		case <-time.After(10 * time.Second):
-		}
-		return
-	}
-	defer s.mu.Unlock()
-	if s.failFirst > 0 {
-		s.failFirst--
-		http.Error(w, "service unavailable", http.StatusServiceUnavailable)
-		return
-	}
-	if s.status != 0 {
-		// Echo the request: the sdk key is in the query; it must not leak to the logs.
-		http.Error(w, "invalid credentials for "+r.URL.String(), s.status)
-		return
-	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && inm == s.etag {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	if ims := r.Header.Get("If-Modified-Since"); ims != "" && ims == s.lastModified {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	if s.lastModified != "" {
-		w.Header().Set("Last-Modified", s.lastModified)
-	}
-	if s.etag != "" {
-		w.Header().Set("ETag", s.etag)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(s.body)
-}
-
-func (s *vwoServer) set(body []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.body = body
-}
-
-func (s *vwoServer) setStatus(status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.status = status
-}
-
-func (s *vwoServer) seen() []vwoRequest {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]vwoRequest(nil), s.requests...)
-}
-
 type vwoUpdates struct {
 	mu     sync.Mutex
 	got    []*vwoSettings
@@ -167,7 +85,7 @@ func (u *vwoUpdates) parseCount() int {
 }
 
 type vwoHarness struct {
-	srv     *vwoServer
+	srv     *cdn
 	ts      *httptest.Server
 	poller  *Poller[*vwoSettings]
 	logs    *observer.ObservedLogs
@@ -194,7 +112,7 @@ type vwoOption func(*VWOConfig)
 // asserts that the sdk key appears in no log entry (debug level included).
 func newVWOHarness(t *testing.T, interval time.Duration, opts ...vwoOption) *vwoHarness {
 	t.Helper()
-	h := &vwoHarness{srv: &vwoServer{body: vwoBody(1), blocked: make(chan struct{}, 16)}, updates: &vwoUpdates{}}
+	h := &vwoHarness{srv: &cdn{body: vwoBody(1), blocked: make(chan struct{}, 16)}, updates: &vwoUpdates{}}
 	h.ts = httptest.NewServer(h.srv)
 	t.Cleanup(h.ts.Close)
 	core, logs := observer.New(zapcore.DebugLevel)
@@ -337,7 +255,7 @@ func TestVWOUnchangedAndChanged(t *testing.T) {
 	assert.Equal(t, 3, countMessage(h.logs, "VWO settings file unchanged"))
 
 	// Changed body: delivered.
-	h.srv.set(vwoBody(2))
+	h.srv.setBody(vwoBody(2))
 	require.NoError(t, h.poller.FetchNow(ctx))
 	assert.Equal(t, 2, h.poller.Current().Version)
 	assert.Equal(t, []int{1, 2}, h.updates.versions())
@@ -347,7 +265,7 @@ func TestVWOUnchangedAndChanged(t *testing.T) {
 	assert.Equal(t, VWOSettingsRevision(vwoBody(1)), updated[0].ContextMap()["previous_revision"])
 
 	// Any byte counts: whitespace alone is a new revision.
-	h.srv.set(append(vwoBody(2), '\n'))
+	h.srv.setBody(append(vwoBody(2), '\n'))
 	require.NoError(t, h.poller.FetchNow(ctx))
 	assert.Equal(t, []int{1, 2, 2}, h.updates.versions())
 	assert.Equal(t, 0, countMessage(h.logs, "waiting for the first"))
@@ -393,11 +311,11 @@ func TestVWOInvalidKeepsLastGood(t *testing.T) {
 	good := h.poller.Current()
 
 	// The parse error quotes the body, which holds the key: redacted in the error and logs.
-	h.srv.set(append([]byte("<html>"), vwoBody(2)...))
+	h.srv.setBody(append([]byte("<html>"), vwoBody(2)...))
 	err := h.poller.FetchNow(context.Background())
 	assertErrNoSecrets(t, err)
 	assert.Contains(t, err.Error(), sdkKeyPlaceholder)
-	h.srv.set([]byte(`{"version":3}`))
+	h.srv.setBody([]byte(`{"version":3}`))
 	err = h.poller.FetchNow(context.Background())
 	assertErrNoSecrets(t, err)
 	assert.Same(t, good, h.poller.Current())
@@ -413,7 +331,7 @@ func TestVWOInvalidKeepsLastGood(t *testing.T) {
 	}
 
 	// The rejected bodies did not become the revision: the first body is still unchanged.
-	h.srv.set(vwoBody(1))
+	h.srv.setBody(vwoBody(1))
 	require.NoError(t, h.poller.FetchNow(context.Background()))
 	assert.Equal(t, []int{1}, h.updates.versions())
 }
@@ -541,7 +459,7 @@ func TestVWOStartRecoversFromServerDown(t *testing.T) {
 	n := len(h.srv.seen())
 	require.Eventually(t, func() bool { return len(h.srv.seen()) >= n+3 }, 10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, []int{1}, h.updates.versions())
-	h.srv.set(vwoBody(2))
+	h.srv.setBody(vwoBody(2))
 	require.Eventually(t, func() bool { return h.poller.Current().Version == 2 }, 10*time.Second, 10*time.Millisecond)
 	h.poller.Shutdown()
 	h.poller.Shutdown()
