@@ -10,13 +10,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/eventsapi"
-	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
 )
 
 // assertNoSecrets fails when any captured log entry mentions a secret, in its message,
@@ -64,12 +61,7 @@ func TestSecretsNeverReachLogs(t *testing.T) {
 	cfg.Optimizely.SDKKey, cfg.Optimizely.DatafileAccessToken = sdkKey, token
 	cfg.BatchSize = 4
 	cfg.FlushInterval = 20 * time.Millisecond
-	core, logs := observer.New(zap.DebugLevel)
-	set := exportertest.NewNopSettings(metadata.Type)
-	set.Logger = zap.New(core)
-	exp, _, err := newLogsExporter(context.Background(), set, cfg)
-	require.NoError(t, err)
-	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	exp, logs := startObservedLogs(t, cfg, zap.DebugLevel)
 	require.NoError(t, exp.ConsumeLogs(context.Background(), visitors(4)))
 	require.Eventually(t, func() bool { return len(deliveredIDs(t, srv)) >= 3 }, 15*time.Second, 20*time.Millisecond)
 	require.NoError(t, exp.Shutdown(context.Background()))
@@ -83,12 +75,7 @@ func TestVWOKeyNeverReachesLogs(t *testing.T) {
 	srv.Script(eventsapi.Step{Status: http.StatusInternalServerError, Body: "bad key " + vwoKey})
 	cfg := vwoConfig(srv)
 	cfg.BatchSize = 2
-	core, logs := observer.New(zap.DebugLevel)
-	set := exportertest.NewNopSettings(metadata.Type)
-	set.Logger = zap.New(core)
-	exp, _, err := newLogsExporter(context.Background(), set, cfg)
-	require.NoError(t, err)
-	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	exp, logs := startObservedLogs(t, cfg, zap.DebugLevel)
 	require.NoError(t, exp.ConsumeLogs(context.Background(), logsOf(vwoImpression("a", 1, 1), vwoImpression("b", 1, 1))))
 	require.Eventually(t, func() bool { return len(srv.Accepted()) == 1 }, 10*time.Second, 10*time.Millisecond)
 	srv.Close() // now a network error
@@ -122,12 +109,7 @@ func TestHeaderValuesAreSecretsAndStayWithTheEventsAPI(t *testing.T) {
 	cfg.Headers.Set("Authorization", bearer)
 	cfg.BatchSize = 2
 	cfg.FlushInterval = 20 * time.Millisecond
-	core, logs := observer.New(zap.DebugLevel)
-	set := exportertest.NewNopSettings(metadata.Type)
-	set.Logger = zap.New(core)
-	exp, _, err := newLogsExporter(context.Background(), set, cfg)
-	require.NoError(t, err)
-	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	exp, logs := startObservedLogs(t, cfg, zap.DebugLevel)
 	require.NoError(t, exp.ConsumeLogs(context.Background(), visitors(2)))
 	require.Eventually(t, func() bool { return len(deliveredIDs(t, srv)) == 2 }, 15*time.Second, 20*time.Millisecond)
 	require.NoError(t, exp.Shutdown(context.Background()))

@@ -10,9 +10,13 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
 )
@@ -89,4 +93,16 @@ func checkGolden(t *testing.T, name string, got []byte) {
 	want, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.JSONEq(t, string(want), string(got))
+}
+
+// startObservedLogs is startLogs with the exporter's log lines at level and above captured.
+func startObservedLogs(t *testing.T, cfg *Config, level zapcore.Level) (exporter.Logs, *observer.ObservedLogs) {
+	t.Helper()
+	core, logs := observer.New(level)
+	set := exportertest.NewNopSettings(metadata.Type)
+	set.Logger = zap.New(core)
+	exp, _, err := newLogsExporter(context.Background(), set, cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	return exp, logs
 }
