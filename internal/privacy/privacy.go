@@ -375,23 +375,23 @@ func isLocalChar(c byte) bool {
 // hyphens separated by dots, ending with a label of at least two letters (a full stop
 // after it, as in a sentence, still counts).
 func domainAt(s string) bool {
-	dots, label, letters := 0, 0, 0
-	complete := func() bool { return dots > 0 && label > 0 && letters >= 2 }
+	dots, label := 0, 0
+	alpha := true // the current label is letters only
+	complete := func() bool { return dots > 0 && label >= 2 && alpha }
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
 			label++
-			letters++
 		case c >= '0' && c <= '9' || c == '-':
 			label++
-			letters = -1 << 20
+			alpha = false
 		case c == '.' && label > 0:
 			if complete() && (i+1 == len(s) || !isDomainChar(s[i+1])) {
 				return true
 			}
 			dots++
-			label, letters = 0, 0
+			label, alpha = 0, true
 		default:
 			return complete()
 		}
@@ -426,41 +426,30 @@ func isIP(s string) bool {
 // luhnRun reports whether s holds a run of 13 to 19 digits (single spaces or dashes
 // between them allowed) that passes the Luhn check: a card-number-like value.
 func luhnRun[T ~string | ~[]byte](s T) bool {
+	isDigit := func(c byte) bool { return c >= '0' && c <= '9' }
 	for i := 0; i < len(s); {
-		if s[i] < '0' || s[i] > '9' {
+		if !isDigit(s[i]) {
 			i++
 			continue
 		}
+		// The whole run, however long: a run longer than a card is no card.
 		var digits [19]byte
 		n, j := 0, i
 		for j < len(s) {
-			c := s[j]
-			if c >= '0' && c <= '9' {
-				if n == len(digits) {
-					n++ // too long for a card
-					break
+			if isDigit(s[j]) {
+				if n < len(digits) {
+					digits[n] = s[j] - '0'
 				}
-				digits[n] = c - '0'
 				n++
 				j++
-				continue
-			}
-			if (c == ' ' || c == '-') && j+1 < len(s) && s[j+1] >= '0' && s[j+1] <= '9' && n > 0 {
+			} else if (s[j] == ' ' || s[j] == '-') && j+1 < len(s) && isDigit(s[j+1]) {
 				j++
-				continue
+			} else {
+				break
 			}
-			break
 		}
-		if n > len(digits) {
-			// Longer than any card: skip the rest of the run, not just its head.
-			for j < len(s) && (s[j] >= '0' && s[j] <= '9' || s[j] == ' ' || s[j] == '-') {
-				j++
-			}
-		} else if n >= 13 && luhn(digits[:n]) && !allSame(digits[:n]) {
+		if n >= 13 && n <= len(digits) && luhn(digits[:n]) && !allSame(digits[:n]) {
 			return true
-		}
-		if j == i {
-			j++
 		}
 		i = j
 	}
