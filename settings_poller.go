@@ -10,15 +10,15 @@ import (
 	"github.com/experimentationexporter/experimentationexporter/internal/vwo"
 )
 
-// settingsFile is a parsed VWO settings file with the bytes it came from.
+// settingsFile is a parsed VWO settings file and its revision.
 type settingsFile struct {
 	settings *vwo.Settings
-	raw      []byte
+	revision string
 }
 
 // newSettingsPoller polls the settings file of vwo::account_id as the VWO SDKs fetch
 // it, with the events client's TLS and proxy settings but never its headers or auth.
-func newSettingsPoller(ctx context.Context, host component.Host, set component.TelemetrySettings, cfg *Config, onUpdate func(*vwo.Settings, []byte)) (datafilePoller, error) {
+func newSettingsPoller(ctx context.Context, host component.Host, set component.TelemetrySettings, cfg *Config, onUpdate func(*vwo.Settings, string)) (datafilePoller, error) {
 	clientCfg := configClientConfig(cfg)
 	client, err := clientCfg.ToClient(ctx, host.GetExtensions(), set)
 	if err != nil {
@@ -36,6 +36,6 @@ func newSettingsPoller(ctx context.Context, host component.Host, set component.T
 		SDKVersion:       clientVersion,
 	}, func(b []byte) (settingsFile, error) {
 		s, err := vwo.ParseSettings(b)
-		return settingsFile{s, b}, err
-	}, func(f settingsFile) { onUpdate(f.settings, f.raw) }), nil
+		return settingsFile{s, datafile.VWOSettingsRevision(b)}, err
+	}, func(f settingsFile) { onUpdate(f.settings, f.revision) }), nil
 }

@@ -2,8 +2,6 @@ package experimentationexporter // import "github.com/experimentationexporter/ex
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"os"
@@ -11,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.uber.org/zap"
 
+	"github.com/experimentationexporter/experimentationexporter/internal/datafile"
 	"github.com/experimentationexporter/experimentationexporter/internal/privacy"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
 	"github.com/experimentationexporter/experimentationexporter/internal/vwo"
@@ -49,7 +48,7 @@ func (d *vwoDestination) start(ctx context.Context, host component.Host) error {
 		if err != nil {
 			return fmt.Errorf("vwo::settings_file_path %q: %w", path, err)
 		}
-		d.setSettings(s, data)
+		d.setSettings(s, datafile.VWOSettingsRevision(data))
 		return nil
 	}
 	p, err := newSettingsPoller(ctx, host, d.tel, d.cfg, d.setSettings)
@@ -67,11 +66,10 @@ func (d *vwoDestination) shutdown() {
 	}
 }
 
-// setSettings switches new events to a settings file; the content hash keys the batch
-// context, so events resolved under different settings never share a request.
-func (d *vwoDestination) setSettings(s *vwo.Settings, raw []byte) {
-	sum := sha256.Sum256(raw)
-	revision := hex.EncodeToString(sum[:8])
+// setSettings switches new events to a settings file; its revision (the poller's
+// content hash) keys the batch context, so events resolved under different settings
+// never share a request.
+func (d *vwoDestination) setSettings(s *vwo.Settings, revision string) {
 	builder := vwo.NewBuilder(d.cfg.VWO.AccountID, d.cfg.VWO.PushCustomDimensions, s, vwo.WithPrivacy(d.gate))
 	d.use(&builderState{
 		bctx: &batchContext{
@@ -81,7 +79,7 @@ func (d *vwoDestination) setSettings(s *vwo.Settings, raw []byte) {
 			suffix: []byte(vwo.BodySuffix),
 		},
 		build: func(b *eventBatch, f *record.Fields) buildResult {
-			if b.pushed == nil {
+			if b.pushed == nil && d.cfg.VWO.PushCustomDimensions {
 				b.pushed = vwo.Pushed{}
 			}
 			start := len(b.data)
