@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -316,19 +317,9 @@ func trafficOf(raw []rawTraffic) []trafficRange {
 // with includedFlags applies to those only, otherwise to every flag not excluded.
 func holdoutApplies(h rawExperiment, flagID string) bool {
 	if len(h.IncludedFlags) > 0 {
-		for _, id := range h.IncludedFlags {
-			if id == flagID {
-				return true
-			}
-		}
-		return false
+		return slices.Contains(h.IncludedFlags, flagID)
 	}
-	for _, id := range h.ExcludedFlags {
-		if id == flagID {
-			return false
-		}
-	}
-	return true
+	return !slices.Contains(h.ExcludedFlags, flagID)
 }
 
 func allDigits(s string) bool {
