@@ -132,8 +132,10 @@ func (e *experimentationExporter) buildInto(b *eventBatch, ld plog.Logs, build b
 					continue
 				}
 				r := build(b, &f)
-				for i, n := range f.Privacy {
-					t.privacy[i] += int(n)
+				if f.Privacy != (privacy.Counts{}) {
+					for i, n := range f.Privacy {
+						t.privacy[i] += int(n)
+					}
 				}
 				if r.events == 0 {
 					t.add(r.reason, r.dropped, &f)
