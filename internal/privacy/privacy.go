@@ -144,17 +144,16 @@ type Counts [NumReasons]uint16
 
 // Gate applies a Config. It is immutable and safe for concurrent use.
 type Gate struct {
-	allowExact, denyExact map[string]bool
-	allowGlobs, denyGlobs globs
-	allowAll              bool
-	email, ip, card       bool
-	patterns              []*regexp.Regexp
-	hashValues            bool
-	maxAttrs, maxLen      int
-	dropOversize          bool
-	hashIDs               bool
-	anonymizeIP           bool
-	macs                  sync.Pool // hash.Hash keyed with visitor_id::key
+	allow, deny      keyPatterns
+	allowAll         bool
+	email, ip, card  bool
+	patterns         []*regexp.Regexp
+	hashValues       bool
+	maxAttrs, maxLen int
+	dropOversize     bool
+	hashIDs          bool
+	anonymizeIP      bool
+	macs             sync.Pool // hash.Hash keyed with visitor_id::key
 }
 
 // New returns the gate for c, or nil when c changes nothing. c must be valid.
@@ -164,7 +163,6 @@ func New(c Config) *Gate {
 		return nil
 	}
 	g := &Gate{
-		allowExact: map[string]bool{}, denyExact: map[string]bool{},
 		allowAll:     len(c.VisitorAttributes.Allow) == 0,
 		hashValues:   c.MatchedValues == "hash",
 		maxAttrs:     c.MaxAttributes,
@@ -173,22 +171,8 @@ func New(c Config) *Gate {
 		hashIDs:      c.VisitorID.Mode == "hash",
 		anonymizeIP:  c.ForceAnonymizeIP,
 	}
-	split := func(patterns []string, exact map[string]bool, gl *globs) {
-		for _, p := range patterns {
-			switch rest := p[min(1, len(p)):]; {
-			case !strings.ContainsAny(p, `*?[\`):
-				exact[p] = true
-			case strings.HasSuffix(p, "*") && !strings.ContainsAny(p[:len(p)-1], `*?[\`):
-				gl.prefixes = append(gl.prefixes, p[:len(p)-1])
-			case strings.HasPrefix(p, "*") && !strings.ContainsAny(rest, `*?[\`):
-				gl.suffixes = append(gl.suffixes, rest)
-			default:
-				gl.other = append(gl.other, p)
-			}
-		}
-	}
-	split(c.VisitorAttributes.Allow, g.allowExact, &g.allowGlobs)
-	split(c.VisitorAttributes.Deny, g.denyExact, &g.denyGlobs)
+	g.allow = newKeyPatterns(c.VisitorAttributes.Allow)
+	g.deny = newKeyPatterns(c.VisitorAttributes.Deny)
 	for _, d := range c.DropValuesMatching {
 		switch d {
 		case DetectEmail:
@@ -246,11 +230,11 @@ func (g *Gate) Attribute(key string, v pcommon.Value, kept int, c *Counts) (s st
 	if g == nil {
 		return "", false, true
 	}
-	if g.denyExact[key] || matchAny(g.denyGlobs, key) {
+	if g.deny.match(key) {
 		c[Denied]++
 		return "", false, false
 	}
-	if !g.allowAll && !g.allowExact[key] && !matchAny(g.allowGlobs, key) {
+	if !g.allowAll && !g.allow.match(key) {
 		c[NotAllowed]++
 		return "", false, false
 	}
@@ -263,10 +247,10 @@ func (g *Gate) Attribute(key string, v pcommon.Value, kept int, c *Counts) (s st
 	case pcommon.ValueTypeStr:
 		text = v.Str()
 	case pcommon.ValueTypeInt:
-		if g.card {
-			var scratch [24]byte
-			if luhnRun(strconv.AppendInt(scratch[:0], v.Int(), 10)) {
-				return g.matched(Card, []byte(strconv.FormatInt(v.Int(), 10)), c)
+		// Only an integer of 13 or more digits can be a card number.
+		if n := v.Int(); g.card && (n >= 1e12 || n <= -1e12) {
+			if text := strconv.FormatInt(n, 10); luhnRun(text) {
+				return g.matched(Card, []byte(text), c)
 			}
 		}
 		return "", false, true
@@ -315,24 +299,48 @@ func (g *Gate) detect(s string) (Reason, bool) {
 	return 0, false
 }
 
-// globs are glob patterns sorted by shape: "prefix*" and "*suffix" (the common ones)
-// match without path.Match.
-type globs struct {
-	prefixes, suffixes, other []string
+// keyPatterns are glob patterns sorted by shape: names without wildcards, "prefix*"
+// and "*suffix" (the common ones) match without path.Match. Attribute lists are short:
+// a scan that compares lengths first beats hashing the key.
+type keyPatterns struct {
+	exact, prefixes, suffixes, other []string
 }
 
-func matchAny(g globs, key string) bool {
-	for _, p := range g.prefixes {
+func newKeyPatterns(patterns []string) keyPatterns {
+	const special = `*?[\`
+	var kp keyPatterns
+	for _, p := range patterns {
+		switch rest := p[min(1, len(p)):]; {
+		case !strings.ContainsAny(p, special):
+			kp.exact = append(kp.exact, p)
+		case strings.HasSuffix(p, "*") && !strings.ContainsAny(p[:len(p)-1], special):
+			kp.prefixes = append(kp.prefixes, p[:len(p)-1])
+		case strings.HasPrefix(p, "*") && !strings.ContainsAny(rest, special):
+			kp.suffixes = append(kp.suffixes, rest)
+		default:
+			kp.other = append(kp.other, p)
+		}
+	}
+	return kp
+}
+
+func (kp *keyPatterns) match(key string) bool {
+	for _, e := range kp.exact {
+		if e == key {
+			return true
+		}
+	}
+	for _, p := range kp.prefixes {
 		if strings.HasPrefix(key, p) {
 			return true
 		}
 	}
-	for _, s := range g.suffixes {
+	for _, s := range kp.suffixes {
 		if strings.HasSuffix(key, s) {
 			return true
 		}
 	}
-	for _, p := range g.other {
+	for _, p := range kp.other {
 		if ok, _ := path.Match(p, key); ok {
 			return true
 		}
@@ -425,10 +433,9 @@ func isIP(s string) bool {
 
 // luhnRun reports whether s holds a run of 13 to 19 digits (single spaces or dashes
 // between them allowed) that passes the Luhn check: a card-number-like value.
-func luhnRun[T ~string | ~[]byte](s T) bool {
-	isDigit := func(c byte) bool { return c >= '0' && c <= '9' }
+func luhnRun(s string) bool {
 	for i := 0; i < len(s); {
-		if !isDigit(s[i]) {
+		if s[i] < '0' || s[i] > '9' {
 			i++
 			continue
 		}
@@ -436,13 +443,14 @@ func luhnRun[T ~string | ~[]byte](s T) bool {
 		var digits [19]byte
 		n, j := 0, i
 		for j < len(s) {
-			if isDigit(s[j]) {
+			c := s[j]
+			if c >= '0' && c <= '9' {
 				if n < len(digits) {
-					digits[n] = s[j] - '0'
+					digits[n] = c - '0'
 				}
 				n++
 				j++
-			} else if (s[j] == ' ' || s[j] == '-') && j+1 < len(s) && isDigit(s[j+1]) {
+			} else if (c == ' ' || c == '-') && j+1 < len(s) && s[j+1] >= '0' && s[j+1] <= '9' {
 				j++
 			} else {
 				break
