@@ -161,3 +161,15 @@ func OpenMap(dst []byte, m pcommon.Map, depth int, skip ...string) ([]byte, int)
 	}
 	return dst, n
 }
+
+// TruncateRunes cuts s to at most n characters (runes), never inside one.
+func TruncateRunes(s string, n int) string {
+	i := 0
+	for j := range s {
+		if i == n {
+			return s[:j]
+		}
+		i++
+	}
+	return s
+}

@@ -9,26 +9,9 @@ import (
 
 	"github.com/experimentationexporter/experimentationexporter/internal/jsonw"
 	"github.com/experimentationexporter/experimentationexporter/internal/privacy"
+	"github.com/experimentationexporter/experimentationexporter/internal/reason"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
 	"github.com/experimentationexporter/experimentationexporter/internal/uuid5"
-)
-
-// Skip and drop reasons, as counted in metrics and named in warnings.
-const (
-	ReasonNotAnEvent          = "not_an_event"
-	ReasonFlagDecisionNotSent = "flag_decision_not_sent"
-	ReasonMissingVisitorID    = "missing_visitor_id"
-	ReasonMissingTimestamp    = "missing_timestamp"
-	ReasonMissingFlagKey      = "missing_flag_key"
-	ReasonUnknownFlag         = "unknown_flag"
-	ReasonEvaluationError     = "evaluation_error"
-	ReasonNoVariant           = "no_variant"
-	ReasonUnknownRule         = "unknown_rule"
-	ReasonUnknownVariation    = "unknown_variation"
-	ReasonMissingEventKey     = "missing_event_key"
-	ReasonUnknownEventKey     = "unknown_event_key"
-	ReasonInvalidRevenue      = "invalid_revenue"
-	ReasonInvalidValue        = "invalid_value"
 )
 
 // SendFlagDecisions decides whether rollout decisions become impressions.
@@ -98,7 +81,7 @@ func (b *Builder) AppendResolved(dst []byte, f *record.Fields) ([]byte, record.V
 		dst, verdict, reason := b.appendConversion(dst, f)
 		return dst, verdict, reason, 0
 	}
-	return dst, record.Skipped, ReasonNotAnEvent, 0
+	return dst, record.Skipped, reason.NotAnEvent, 0
 }
 
 type decision struct {
@@ -111,14 +94,14 @@ type decision struct {
 
 func (b *Builder) appendImpression(dst []byte, f *record.Fields) ([]byte, record.Verdict, string, Resolution) {
 	if f.EvaluationFailed() {
-		return dst, record.Skipped, ReasonEvaluationError, 0
+		return dst, record.Skipped, reason.EvaluationError, 0
 	}
 	visitor, ok := f.Get(record.VisitorID)
-	if !ok || !isID(visitor) {
-		return dst, record.Dropped, ReasonMissingVisitorID, 0
+	if !ok || !record.IsID(visitor) {
+		return dst, record.Dropped, reason.MissingVisitorID, 0
 	}
 	if f.Timestamp == 0 {
-		return dst, record.Dropped, ReasonMissingTimestamp, 0
+		return dst, record.Dropped, reason.MissingTimestamp, 0
 	}
 	d, verdict, reason := b.resolveDecision(f, visitor)
 	if verdict != record.Built {
@@ -172,7 +155,7 @@ func (b *Builder) resolveDecision(f *record.Fields, visitor pcommon.Value) (deci
 			}
 			d.enabled = hasEnabled && enabled.Bool()
 			if d.ruleType == RuleTypeRollout && !b.sendRollout {
-				return d, record.Skipped, ReasonFlagDecisionNotSent
+				return d, record.Skipped, reason.FlagDecisionNotSent
 			}
 			return d, record.Built, ""
 		}
@@ -180,7 +163,7 @@ func (b *Builder) resolveDecision(f *record.Fields, visitor pcommon.Value) (deci
 	// An evaluation that served no variant (a default value, a disabled flag) is not
 	// an impression.
 	if d.varKey == "" {
-		return d, record.Skipped, ReasonNoVariant
+		return d, record.Skipped, reason.NoVariant
 	}
 
 	var rule *Rule
@@ -190,16 +173,16 @@ func (b *Builder) resolveDecision(f *record.Fields, visitor pcommon.Value) (deci
 		if r := b.df.Rules[d.ruleKey]; d.ruleKey != "" && r != nil && r.Type == RuleTypeExperiment {
 			rule = r
 		} else {
-			return d, record.Dropped, ReasonMissingFlagKey
+			return d, record.Dropped, reason.MissingFlagKey
 		}
 	default:
 		flag := b.df.Flags[d.flagKey]
 		if flag == nil {
-			return d, record.Dropped, ReasonUnknownFlag
+			return d, record.Dropped, reason.UnknownFlag
 		}
 		if d.ruleKey != "" {
 			if rule = flag.Rules[d.ruleKey]; rule == nil {
-				return d, record.Dropped, ReasonUnknownRule
+				return d, record.Dropped, reason.UnknownRule
 			}
 			break
 		}
@@ -208,19 +191,19 @@ func (b *Builder) resolveDecision(f *record.Fields, visitor pcommon.Value) (deci
 		attrs, ok := f.Get(record.VisitorAttributes)
 		rule, d.resolution = b.df.resolveRule(flag, d.varKey, visitor.AsString(), recordAttrs(attrs, ok))
 		if rule == nil {
-			return d, record.Dropped, ReasonUnknownVariation
+			return d, record.Dropped, reason.UnknownVariation
 		}
 		d.ruleKey = rule.Key
 	}
 	v := rule.Variations[d.varKey]
 	if v == nil {
-		return d, record.Dropped, ReasonUnknownVariation
+		return d, record.Dropped, reason.UnknownVariation
 	}
 	if d.ruleType == "" {
 		d.ruleType = rule.Type
 	}
 	if rule.Type == RuleTypeRollout && !b.sendRollout {
-		return d, record.Skipped, ReasonFlagDecisionNotSent
+		return d, record.Skipped, reason.FlagDecisionNotSent
 	}
 	d.campaignID, d.experimentID = rule.CampaignID, rule.ID
 	d.variationID = v.ID
@@ -234,19 +217,19 @@ func (b *Builder) resolveDecision(f *record.Fields, visitor pcommon.Value) (deci
 
 func (b *Builder) appendConversion(dst []byte, f *record.Fields) ([]byte, record.Verdict, string) {
 	visitor, ok := f.Get(record.VisitorID)
-	if !ok || !isID(visitor) {
-		return dst, record.Dropped, ReasonMissingVisitorID
+	if !ok || !record.IsID(visitor) {
+		return dst, record.Dropped, reason.MissingVisitorID
 	}
 	if f.Timestamp == 0 {
-		return dst, record.Dropped, ReasonMissingTimestamp
+		return dst, record.Dropped, reason.MissingTimestamp
 	}
 	key := f.Str(record.EventKey)
 	if key == "" {
-		return dst, record.Dropped, ReasonMissingEventKey
+		return dst, record.Dropped, reason.MissingEventKey
 	}
 	entityID, ok := b.df.Events[key]
 	if !ok {
-		return dst, record.Dropped, ReasonUnknownEventKey
+		return dst, record.Dropped, reason.UnknownEventKey
 	}
 	visitor = b.gate.VisitorID(visitor)
 	// Revenue is an integer (cents); like the SDKs, a fractional amount is truncated
@@ -261,13 +244,13 @@ func (b *Builder) appendConversion(dst []byte, f *record.Fields) ([]byte, record
 			if d := revenue.Double(); jsonw.Finite(d) && math.Abs(d) <= jsonw.MaxSafeInteger {
 				irevenue = int64(d)
 			} else {
-				return dst, record.Dropped, ReasonInvalidRevenue
+				return dst, record.Dropped, reason.InvalidRevenue
 			}
 		default:
-			return dst, record.Dropped, ReasonInvalidRevenue
+			return dst, record.Dropped, reason.InvalidRevenue
 		}
 		if abs(irevenue) > jsonw.MaxSafeInteger {
-			return dst, record.Dropped, ReasonInvalidRevenue
+			return dst, record.Dropped, reason.InvalidRevenue
 		}
 	}
 	value, hasValue := f.Get(record.Value)
@@ -279,10 +262,10 @@ func (b *Builder) appendConversion(dst []byte, f *record.Fields) ([]byte, record
 		case pcommon.ValueTypeInt:
 			fvalue = float64(value.Int())
 		default:
-			return dst, record.Dropped, ReasonInvalidValue
+			return dst, record.Dropped, reason.InvalidValue
 		}
 		if !jsonw.Finite(fvalue) {
-			return dst, record.Dropped, ReasonInvalidValue
+			return dst, record.Dropped, reason.InvalidValue
 		}
 	}
 	dst = b.appendVisitorStart(dst, visitor, f)
@@ -464,11 +447,6 @@ func abs(v int64) int64 {
 	return v
 }
 
-// isID accepts non-empty strings and integers as identifiers.
-func isID(v pcommon.Value) bool {
-	return (v.Type() == pcommon.ValueTypeStr && v.Str() != "") || v.Type() == pcommon.ValueTypeInt
-}
-
 func appendIDValue(dst []byte, v pcommon.Value) []byte {
 	if v.Type() == pcommon.ValueTypeInt {
 		dst = append(dst, '"')
@@ -503,7 +481,7 @@ var uuidNamespace = uuid5.Sum(uuid5.NamespaceURL, []byte("https://github.com/exp
 func appendUUID(dst []byte, f *record.Fields, visitor pcommon.Value, key, rule, variation string) []byte {
 	var scratch [256]byte
 	name := scratch[:0]
-	if id, ok := f.Get(record.EventID); ok && isID(id) {
+	if id, ok := f.Get(record.EventID); ok && record.IsID(id) {
 		if s := id.Str(); id.Type() == pcommon.ValueTypeStr && isCanonicalUUID(s) {
 			dst = append(dst, '"')
 			for i := 0; i < len(s); i++ {

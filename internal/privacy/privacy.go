@@ -20,6 +20,8 @@ import (
 
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/jsonw"
 )
 
 // Config is the exporter's privacy section. The zero value changes nothing.
@@ -266,7 +268,7 @@ func (g *Gate) Attribute(key string, v pcommon.Value, kept int, c *Counts) (s st
 			return "", false, false
 		}
 		c[Truncated]++
-		return truncateRunes(text, g.maxLen), true, true
+		return jsonw.TruncateRunes(text, g.maxLen), true, true
 	}
 	return "", false, true
 }
@@ -346,17 +348,6 @@ func (kp *keyPatterns) match(key string) bool {
 		}
 	}
 	return false
-}
-
-func truncateRunes(s string, n int) string {
-	i := 0
-	for j := range s {
-		if i == n {
-			return s[:j]
-		}
-		i++
-	}
-	return s
 }
 
 // hasEmail reports whether s contains something shaped like an e-mail address:

@@ -315,3 +315,8 @@ func (f *Fields) EvaluationFailed() bool {
 	}
 	return strings.EqualFold(f.Str(EvaluationReason), "error")
 }
+
+// IsID accepts non-empty strings and integers as identifiers.
+func IsID(v pcommon.Value) bool {
+	return (v.Type() == pcommon.ValueTypeStr && v.Str() != "") || v.Type() == pcommon.ValueTypeInt
+}

@@ -10,26 +10,9 @@ import (
 
 	"github.com/experimentationexporter/experimentationexporter/internal/jsonw"
 	"github.com/experimentationexporter/experimentationexporter/internal/privacy"
+	"github.com/experimentationexporter/experimentationexporter/internal/reason"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
 	"github.com/experimentationexporter/experimentationexporter/internal/uuid5"
-)
-
-// Skip and drop reasons.
-const (
-	ReasonNotAnEvent         = "not_an_event"
-	ReasonEvaluationError    = "evaluation_error"
-	ReasonMissingVisitorID   = "missing_visitor_id"
-	ReasonMissingTimestamp   = "missing_timestamp"
-	ReasonMissingCampaignID  = "missing_campaign_id"
-	ReasonMissingVariationID = "missing_variation_id"
-	ReasonMissingGoalID      = "missing_goal_id"
-	ReasonInvalidRevenue     = "invalid_revenue"
-	ReasonMissingRevenue     = "missing_revenue"
-	ReasonNoVariant          = "no_variant"
-	ReasonUnknownCampaign    = "unknown_campaign"
-	ReasonCampaignNotRunning = "campaign_not_running"
-	ReasonUnknownVariation   = "unknown_variation"
-	ReasonUnknownGoal        = "unknown_goal"
 )
 
 // Body wrapper of a batch-events request.
@@ -100,20 +83,20 @@ func (b *Builder) AppendPushed(dst []byte, ends []int, f *record.Fields, pushed 
 	case record.Impression:
 		if f.EvaluationFailed() {
 			// The evaluation served a default value: not an impression.
-			return dst, ends, record.Skipped, ReasonEvaluationError
+			return dst, ends, record.Skipped, reason.EvaluationError
 		}
 		eT = '1'
 	case record.Conversion:
 		eT = '2'
 	default:
-		return dst, ends, record.Skipped, ReasonNotAnEvent
+		return dst, ends, record.Skipped, reason.NotAnEvent
 	}
 	visitor, ok := f.Get(record.VisitorID)
-	if !ok || !isID(visitor) {
-		return dst, ends, record.Dropped, ReasonMissingVisitorID
+	if !ok || !record.IsID(visitor) {
+		return dst, ends, record.Dropped, reason.MissingVisitorID
 	}
 	if f.Timestamp == 0 {
-		return dst, ends, record.Dropped, ReasonMissingTimestamp
+		return dst, ends, record.Dropped, reason.MissingTimestamp
 	}
 	id, verdict, reason := b.resolve(f, eT == '2')
 	if verdict != record.Built {
@@ -234,28 +217,28 @@ func (b *Builder) resolve(f *record.Fields, conversion bool) (ids, record.Verdic
 			key = f.Str(record.FlagKey)
 		}
 		if key == "" || b.settings == nil {
-			return id, record.Dropped, ReasonMissingCampaignID
+			return id, record.Dropped, reason.MissingCampaignID
 		}
 		if c = b.settings.byKey[key]; c == nil {
-			return id, record.Dropped, ReasonUnknownCampaign
+			return id, record.Dropped, reason.UnknownCampaign
 		}
 		id.campaign = strconv.FormatInt(c.ID, 10)
 	}
 	if c != nil && !c.running {
-		return id, record.Skipped, ReasonCampaignNotRunning
+		return id, record.Skipped, reason.CampaignNotRunning
 	}
 
 	if id.variation, ok = intID(f, record.VariationID); !ok {
 		name := f.Str(record.VariationKey)
 		switch {
 		case name == "" && !conversion:
-			return id, record.Skipped, ReasonNoVariant
+			return id, record.Skipped, reason.NoVariant
 		case name == "" || c == nil:
-			return id, record.Dropped, ReasonMissingVariationID
+			return id, record.Dropped, reason.MissingVariationID
 		}
 		n, known := c.variations[name]
 		if !known {
-			return id, record.Dropped, ReasonUnknownVariation
+			return id, record.Dropped, reason.UnknownVariation
 		}
 		id.variation = strconv.FormatInt(n, 10)
 	}
@@ -272,11 +255,11 @@ func (b *Builder) resolve(f *record.Fields, conversion bool) (ids, record.Verdic
 	} else {
 		ident := f.Str(record.EventKey)
 		if ident == "" || c == nil {
-			return id, record.Dropped, ReasonMissingGoalID
+			return id, record.Dropped, reason.MissingGoalID
 		}
 		g, known := c.goals[ident]
 		if !known {
-			return id, record.Dropped, ReasonUnknownGoal
+			return id, record.Dropped, reason.UnknownGoal
 		}
 		id.goal, goalType = strconv.FormatInt(g.ID, 10), g.Type
 	}
@@ -285,12 +268,12 @@ func (b *Builder) resolve(f *record.Fields, conversion bool) (ids, record.Verdic
 	if goalType == "" || goalType == GoalRevenue {
 		v, has := f.Get(record.Revenue)
 		if !has && goalType == GoalRevenue {
-			return id, record.Dropped, ReasonMissingRevenue
+			return id, record.Dropped, reason.MissingRevenue
 		}
 		if has {
 			r, valid := revenueNumber(v)
 			if !valid {
-				return id, record.Dropped, ReasonInvalidRevenue
+				return id, record.Dropped, reason.InvalidRevenue
 			}
 			id.revenue = r
 		}
@@ -362,10 +345,6 @@ func intID(f *record.Fields, s record.Slot) (string, bool) {
 	return "", false
 }
 
-func isID(v pcommon.Value) bool {
-	return (v.Type() == pcommon.ValueTypeStr && v.Str() != "") || v.Type() == pcommon.ValueTypeInt
-}
-
 // dimensionValue renders a custom dimension value as text.
 func dimensionValue(dst []byte, v pcommon.Value) ([]byte, bool) {
 	switch v.Type() {
@@ -388,23 +367,11 @@ func dimensionValue(dst []byte, v pcommon.Value) ([]byte, bool) {
 func appendDimension(dst []byte, key string, value []byte) []byte {
 	var scratch [600]byte
 	j := append(scratch[:0], `{"u":{`...)
-	j = jsonw.String(j, truncate(key))
+	j = jsonw.String(j, jsonw.TruncateRunes(key, maxDimensionLen))
 	j = append(j, ':')
-	j = jsonw.String(j, truncate(string(value)))
+	j = jsonw.String(j, jsonw.TruncateRunes(string(value), maxDimensionLen))
 	j = append(j, `}}`...)
 	return appendURIComponent(dst, string(j))
-}
-
-// truncate cuts s to at most 255 characters.
-func truncate(s string) string {
-	n := 0
-	for i := range s {
-		if n == maxDimensionLen {
-			return s[:i]
-		}
-		n++
-	}
-	return s
 }
 
 // appendURIComponent percent-encodes like JavaScript's encodeURIComponent. Its output

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/plog"
 
+	"github.com/experimentationexporter/experimentationexporter/internal/reason"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
 )
 
@@ -135,15 +136,15 @@ func TestDrops(t *testing.T) {
 		edit   func(lr plog.LogRecord)
 		reason string
 	}{
-		{"no visitor", func(lr plog.LogRecord) { lr.Attributes().Remove("user.id") }, ReasonMissingVisitorID},
-		{"no timestamp", func(lr plog.LogRecord) { lr.SetTimestamp(0) }, ReasonMissingTimestamp},
-		{"no campaign", func(lr plog.LogRecord) { lr.Attributes().Remove("experiment.campaign.id") }, ReasonMissingCampaignID},
-		{"non-numeric campaign", func(lr plog.LogRecord) { lr.Attributes().PutStr("experiment.campaign.id", "abc") }, ReasonMissingCampaignID},
-		{"no variation", func(lr plog.LogRecord) { lr.Attributes().Remove("experiment.variation.id") }, ReasonMissingVariationID},
-		{"no goal", func(lr plog.LogRecord) { lr.Attributes().Remove("experiment.goal.id") }, ReasonMissingGoalID},
-		{"non-numeric string revenue", func(lr plog.LogRecord) { lr.Attributes().PutStr("experiment.revenue", "lots") }, ReasonInvalidRevenue},
-		{"map revenue", func(lr plog.LogRecord) { lr.Attributes().PutEmptyMap("experiment.revenue") }, ReasonInvalidRevenue},
-		{"not an event", func(lr plog.LogRecord) { lr.SetEventName("x") }, ReasonNotAnEvent},
+		{"no visitor", func(lr plog.LogRecord) { lr.Attributes().Remove("user.id") }, reason.MissingVisitorID},
+		{"no timestamp", func(lr plog.LogRecord) { lr.SetTimestamp(0) }, reason.MissingTimestamp},
+		{"no campaign", func(lr plog.LogRecord) { lr.Attributes().Remove("experiment.campaign.id") }, reason.MissingCampaignID},
+		{"non-numeric campaign", func(lr plog.LogRecord) { lr.Attributes().PutStr("experiment.campaign.id", "abc") }, reason.MissingCampaignID},
+		{"no variation", func(lr plog.LogRecord) { lr.Attributes().Remove("experiment.variation.id") }, reason.MissingVariationID},
+		{"no goal", func(lr plog.LogRecord) { lr.Attributes().Remove("experiment.goal.id") }, reason.MissingGoalID},
+		{"non-numeric string revenue", func(lr plog.LogRecord) { lr.Attributes().PutStr("experiment.revenue", "lots") }, reason.InvalidRevenue},
+		{"map revenue", func(lr plog.LogRecord) { lr.Attributes().PutEmptyMap("experiment.revenue") }, reason.InvalidRevenue},
+		{"not an event", func(lr plog.LogRecord) { lr.SetEventName("x") }, reason.NotAnEvent},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			prefix := []byte("kept")
@@ -233,13 +234,13 @@ func TestKeysAndNamesResolveThroughTheSettingsFile(t *testing.T) {
 			`{"eT":2,"e":7,"c":1,"g":4,"u":"C4D95C097902569F9A2D2E87CD3201C8","sId":1763900000}`, ""},
 		{"user agent and ip only when given", keyed("feature_flag.evaluation", "Varun", "homepage-cta", "Control", map[string]any{"user_agent.original": "Mozilla/5.0", "client.address": "203.0.113.7"}),
 			`{"eT":1,"e":7,"c":1,"u":"C4D95C097902569F9A2D2E87CD3201C8","sId":1763900000,"visitor_ua":"Mozilla/5.0","visitor_ip":"203.0.113.7"}`, ""},
-		{"unknown campaign", keyed("feature_flag.evaluation", "Varun", "nope", "Control", nil), "", ReasonUnknownCampaign},
-		{"unknown variation", keyed("feature_flag.evaluation", "Varun", "homepage-cta", "Variation-9", nil), "", ReasonUnknownVariation},
-		{"revenue goal without revenue (the SDKs refuse the call)", keyed("experiment.conversion", "Varun", "homepage-cta", "Control", map[string]any{"experiment.event.key": "purchase"}), "", ReasonMissingRevenue},
-		{"unknown goal", keyed("experiment.conversion", "Varun", "homepage-cta", "Control", map[string]any{"experiment.event.key": "refund"}), "", ReasonUnknownGoal},
-		{"paused campaign", keyed("feature_flag.evaluation", "Varun", "paused-banner", "Control", nil), "", ReasonCampaignNotRunning},
-		{"no variant", keyed("feature_flag.evaluation", "Varun", "homepage-cta", "", nil), "", ReasonNoVariant},
-		{"conversion without a variation", keyed("experiment.conversion", "Varun", "homepage-cta", "", map[string]any{"experiment.event.key": "purchase"}), "", ReasonMissingVariationID},
+		{"unknown campaign", keyed("feature_flag.evaluation", "Varun", "nope", "Control", nil), "", reason.UnknownCampaign},
+		{"unknown variation", keyed("feature_flag.evaluation", "Varun", "homepage-cta", "Variation-9", nil), "", reason.UnknownVariation},
+		{"revenue goal without revenue (the SDKs refuse the call)", keyed("experiment.conversion", "Varun", "homepage-cta", "Control", map[string]any{"experiment.event.key": "purchase"}), "", reason.MissingRevenue},
+		{"unknown goal", keyed("experiment.conversion", "Varun", "homepage-cta", "Control", map[string]any{"experiment.event.key": "refund"}), "", reason.UnknownGoal},
+		{"paused campaign", keyed("feature_flag.evaluation", "Varun", "paused-banner", "Control", nil), "", reason.CampaignNotRunning},
+		{"no variant", keyed("feature_flag.evaluation", "Varun", "homepage-cta", "", nil), "", reason.NoVariant},
+		{"conversion without a variation", keyed("experiment.conversion", "Varun", "homepage-cta", "", map[string]any{"experiment.event.key": "purchase"}), "", reason.MissingVariationID},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dst, ends, v, reason := b.Append(nil, nil, tt.f)
