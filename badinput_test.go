@@ -65,8 +65,8 @@ func TestBadInputIsDroppedAloneAndCounted(t *testing.T) {
 			t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 			e, err := newExporter(testConfig("http://127.0.0.1:1/v1/events"), metadatatest.NewSettings(tel))
 			require.NoError(t, err)
-			require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
-			t.Cleanup(func() { _ = e.shutdown(context.Background()) })
+			require.NoError(t, e.Start(context.Background(), componenttest.NewNopHost()))
+			t.Cleanup(func() { _ = e.Shutdown(context.Background()) })
 
 			good := impression("good", "checkout_redesign", "checkout_redesign_ab", "treatment")
 			req, err := e.convert(context.Background(), logsOf(good, tt.record, good))
@@ -110,8 +110,8 @@ func TestDropWarningsAreRateLimited(t *testing.T) {
 	set.Logger = zap.New(core)
 	e, err := newExporter(testConfig("http://127.0.0.1:1/v1/events"), set)
 	require.NoError(t, err)
-	require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
-	defer func() { _ = e.shutdown(context.Background()) }()
+	require.NoError(t, e.Start(context.Background(), componenttest.NewNopHost()))
+	defer func() { _ = e.Shutdown(context.Background()) }()
 	for i := 0; i < 1000; i++ {
 		_, err := e.convert(context.Background(), logsOf(impression("u", "no_such_flag", "r", "v")))
 		require.NoError(t, err)

@@ -10,49 +10,90 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
 
-	"github.com/experimentationexporter/experimentationexporter/internal/vwo"
+	"github.com/experimentationexporter/experimentationexporter/internal/destination"
 )
 
-// batchContext is what all events of one request share: a request never mixes
-// destinations, endpoints, accounts, projects, datafile revisions or anonymize_ip.
-type batchContext struct {
-	// key identifies the context; two batches merge only when their keys are equal.
-	key string
-	// url is the events URL without secrets; the transport adds them.
-	url string
-	// prefix and suffix wrap the comma-separated events into a request body.
-	prefix []byte
-	suffix []byte
+// The sending queue holds two kinds of request: eventBatch, events built and encoded
+// before the queue, and pendingRecords, records kept while the destination cannot build
+// events yet (no datafile). Both keep their items in one buffer.
+
+// items are byte strings laid end to end in one buffer, each followed by a comma, so
+// items [i, j) are one contiguous slice (minus the last comma): a request body's middle.
+type items struct {
+	data []byte
+	ends []int // ends[i] is the offset just past item i's comma
 }
 
-// pendingKey is the context key of batches of raw records kept until the destination can
-// build events (no datafile yet).
-const pendingKey = "pending"
+func (s *items) start(i int) int {
+	if i == 0 {
+		return 0
+	}
+	return s.ends[i-1]
+}
 
-// pendingContext marks such batches; it is matched by key, never by pointer, because a
-// batch read back from a persistent queue carries a new context.
-var pendingContext = &batchContext{key: pendingKey}
+// endEvent closes the item just appended to data.
+func (s *items) endEvent() {
+	s.data = append(s.data, ',')
+	s.ends = append(s.ends, len(s.data))
+}
 
-// pending reports whether the batch holds raw records rather than built events.
-func (c *batchContext) pending() bool { return c.key == pendingKey }
+// event returns item i.
+func (s *items) event(i int) []byte { return s.data[s.start(i) : s.ends[i]-1] }
 
-// eventBatch is the exporterhelper request: events already encoded as JSON, laid end
-// to end in one buffer, so batching, splitting and sending copy bytes and never re-encode.
+// events returns items [i, j) separated by commas.
+func (s *items) events(i, j int) []byte {
+	if j <= i {
+		return nil
+	}
+	return s.data[s.start(i) : s.ends[j-1]-1]
+}
+
+// sliceItems returns items [i, j) in memory of their own, so later merges into either
+// cannot overwrite the other.
+func (s *items) sliceItems(i, j int) items {
+	off := s.start(i)
+	out := items{data: append([]byte(nil), s.data[off:s.start(j)]...), ends: make([]int, j-i)}
+	for k := i; k < j; k++ {
+		out.ends[k-i] = s.ends[k] - off
+	}
+	return out
+}
+
+// appendItems adds every item of o.
+func (s *items) appendItems(o *items) {
+	off := len(s.data)
+	s.data = append(s.data, o.data...)
+	for _, e := range o.ends {
+		s.ends = append(s.ends, e+off)
+	}
+}
+
+// eventBatch is the request of built events: encoded JSON laid end to end, so batching,
+// splitting and sending copy bytes and never re-encode.
 type eventBatch struct {
-	bctx *batchContext
-	// data holds each event followed by a comma, so the events [i, j) of a request
-	// body are one contiguous slice (minus the last comma) and are sent without copying.
-	data []byte
-	ends []int // ends[i] is the offset just past event i's comma
+	bctx *destination.Context
+	items
 	// attempt counts sends of these events, for the debug log.
 	attempt int
-	// pushed remembers VWO custom dimensions already in this batch (built batches only).
-	pushed vwo.Pushed
+}
+
+// pendingRecords is the request of records kept until events can be built: each item
+// is a serialized single-record plog.Logs.
+type pendingRecords struct {
+	items
+}
+
+// splitter is either request: a request of the other kind is never merged.
+type splitter interface {
+	xexporterhelper.Request
+	split(maxSize int, szt exporterhelper.RequestSizerType) []xexporterhelper.Request
 }
 
 var (
-	_ xexporterhelper.Request             = (*eventBatch)(nil)
 	_ xexporterhelper.RequestErrorHandler = (*eventBatch)(nil)
+	_ xexporterhelper.RequestErrorHandler = (*pendingRecords)(nil)
+	_ splitter                            = (*eventBatch)(nil)
+	_ splitter                            = (*pendingRecords)(nil)
 )
 
 func (b *eventBatch) ItemsCount() int { return len(b.ends) }
@@ -60,129 +101,77 @@ func (b *eventBatch) ItemsCount() int { return len(b.ends) }
 // BytesSize is the size of the request body that carries the whole batch.
 func (b *eventBatch) BytesSize() int { return b.bodySize(0, len(b.ends)) }
 
-func (b *eventBatch) start(i int) int {
-	if i == 0 {
-		return 0
-	}
-	return b.ends[i-1]
-}
-
-// endEvent closes the event just appended to data.
-func (b *eventBatch) endEvent() {
-	b.data = append(b.data, ',')
-	b.ends = append(b.ends, len(b.data))
-}
-
-// event returns the JSON of event i.
-func (b *eventBatch) event(i int) []byte { return b.data[b.start(i) : b.ends[i]-1] }
-
-// events returns events [i, j) separated by commas: the middle of a request body.
-func (b *eventBatch) events(i, j int) []byte {
-	if j <= i {
-		return nil
-	}
-	return b.data[b.start(i) : b.ends[j-1]-1]
-}
-
 // bodySize is the body size of events [i, j).
 func (b *eventBatch) bodySize(i, j int) int {
-	return len(b.bctx.prefix) + len(b.events(i, j)) + len(b.bctx.suffix)
+	return len(b.bctx.Prefix) + len(b.events(i, j)) + len(b.bctx.Suffix)
 }
 
 // appendBody writes the request body for events [i, j) to dst.
 func (b *eventBatch) appendBody(dst []byte, i, j int) []byte {
-	dst = append(dst, b.bctx.prefix...)
+	dst = append(dst, b.bctx.Prefix...)
 	dst = append(dst, b.events(i, j)...)
-	return append(dst, b.bctx.suffix...)
+	return append(dst, b.bctx.Suffix...)
 }
 
-// slice returns events [i, j) as a new batch that owns its memory, so later merges into
-// either batch cannot overwrite the other.
+// slice returns events [i, j) as a new batch that owns its memory.
 func (b *eventBatch) slice(i, j int) *eventBatch {
-	off := b.start(i)
-	out := &eventBatch{
-		bctx:    b.bctx,
-		data:    append([]byte(nil), b.data[off:b.start(j)]...),
-		ends:    make([]int, j-i),
-		attempt: b.attempt,
-	}
-	for k := i; k < j; k++ {
-		out.ends[k-i] = b.ends[k] - off
-	}
-	return out
-}
-
-// appendEvents adds every event of o to b.
-func (b *eventBatch) appendEvents(o *eventBatch) {
-	off := len(b.data)
-	b.data = append(b.data, o.data...)
-	for _, e := range o.ends {
-		b.ends = append(b.ends, e+off)
-	}
+	return &eventBatch{bctx: b.bctx, items: b.sliceItems(i, j), attempt: b.attempt}
 }
 
 // MergeSplit merges other into b and splits the result at maxSize. A batch of another
 // context is never merged: b is returned first, so the batcher flushes it at once. This
 // is how a new datafile revision flushes the events queued under the old one.
 func (b *eventBatch) MergeSplit(_ context.Context, maxSize int, szt exporterhelper.RequestSizerType, other xexporterhelper.Request) ([]xexporterhelper.Request, error) {
-	if other != nil {
-		o, ok := other.(*eventBatch)
-		if !ok {
-			return nil, fmt.Errorf("experimentation: cannot merge %T into an event batch", other)
-		}
-		if o.bctx.key != b.bctx.key {
-			return append([]xexporterhelper.Request{b}, o.split(maxSize, szt)...), nil
-		}
-		b.appendEvents(o)
+	if other == nil {
+		return b.split(maxSize, szt), nil
 	}
+	o, ok := other.(*eventBatch)
+	if !ok || o.bctx.Key != b.bctx.Key {
+		return appendSplit([]xexporterhelper.Request{b}, other, maxSize, szt)
+	}
+	b.appendItems(&o.items)
 	return b.split(maxSize, szt), nil
 }
 
+// appendSplit appends other, split at maxSize, to reqs.
+func appendSplit(reqs []xexporterhelper.Request, other xexporterhelper.Request, maxSize int, szt exporterhelper.RequestSizerType) ([]xexporterhelper.Request, error) {
+	o, ok := other.(splitter)
+	if !ok {
+		return nil, fmt.Errorf("experimentation: cannot merge %T", other)
+	}
+	return append(reqs, o.split(maxSize, szt)...), nil
+}
+
 // split cuts b into batches of at most maxSize items or bytes (0 = no limit). A single
-// event larger than a byte limit travels alone; the transport drops it with a log line.
+// event larger than a byte limit travels alone; the sender drops it with a log line.
 func (b *eventBatch) split(maxSize int, szt exporterhelper.RequestSizerType) []xexporterhelper.Request {
-	n := len(b.ends)
+	return splitItems(b, len(b.ends), maxSize, szt, b.bodySize, func(i, j int) xexporterhelper.Request { return b.slice(i, j) })
+}
+
+// splitItems cuts n items into parts of at most maxSize items, or of bodies of at most
+// maxSize bytes; whole returns the request itself when it needs no cut.
+func splitItems(whole xexporterhelper.Request, n, maxSize int, szt exporterhelper.RequestSizerType, bodySize func(i, j int) int, part func(i, j int) xexporterhelper.Request) []xexporterhelper.Request {
 	if maxSize <= 0 || n == 0 {
-		return []xexporterhelper.Request{b}
+		return []xexporterhelper.Request{whole}
 	}
 	var out []xexporterhelper.Request
 	for i := 0; i < n; {
 		j := i + 1
 		switch szt {
 		case exporterhelper.RequestSizerTypeBytes:
-			for j < n && b.bodySize(i, j+1) <= maxSize {
+			for j < n && bodySize(i, j+1) <= maxSize {
 				j++
 			}
 		default:
 			j = min(i+maxSize, n)
 		}
 		if i == 0 && j == n {
-			return []xexporterhelper.Request{b}
+			return []xexporterhelper.Request{whole}
 		}
-		out = append(out, b.slice(i, j))
+		out = append(out, part(i, j))
 		i = j
 	}
 	return out
-}
-
-// partialError carries the events that still need sending after a failed attempt.
-type partialError struct {
-	err        error
-	remaining  *eventBatch
-	retryAfter time.Duration
-}
-
-func (e *partialError) Error() string { return e.err.Error() }
-func (e *partialError) Unwrap() error { return e.err }
-
-// OnError lets a retry resend only the events the events API has not accepted yet.
-func (b *eventBatch) OnError(err error) xexporterhelper.Request {
-	var pe *partialError
-	if errors.As(err, &pe) && pe.remaining != nil {
-		pe.remaining.attempt = b.attempt
-		return pe.remaining
-	}
-	return b
 }
 
 // byteChunks cuts events into ranges whose bodies fit maxBytes. A range of one event may
@@ -201,27 +190,85 @@ func (b *eventBatch) byteChunks(maxBytes int, visit func(i, j int) bool) {
 	}
 }
 
-// batchEncoding persists batches in a sending_queue with storage. The format is
-// versioned; secrets are never part of it.
+// OnError lets a retry resend only the events the events API has not accepted yet.
+func (b *eventBatch) OnError(err error) xexporterhelper.Request { return remainingOr(err, b) }
+
+func (p *pendingRecords) ItemsCount() int { return len(p.ends) }
+
+func (p *pendingRecords) BytesSize() int { return len(p.events(0, len(p.ends))) }
+
+// MergeSplit merges kept records with kept records only.
+func (p *pendingRecords) MergeSplit(_ context.Context, maxSize int, szt exporterhelper.RequestSizerType, other xexporterhelper.Request) ([]xexporterhelper.Request, error) {
+	if other == nil {
+		return p.split(maxSize, szt), nil
+	}
+	o, ok := other.(*pendingRecords)
+	if !ok {
+		return appendSplit([]xexporterhelper.Request{p}, other, maxSize, szt)
+	}
+	p.appendItems(&o.items)
+	return p.split(maxSize, szt), nil
+}
+
+func (p *pendingRecords) split(maxSize int, szt exporterhelper.RequestSizerType) []xexporterhelper.Request {
+	return splitItems(p, len(p.ends), maxSize, szt, func(i, j int) int { return len(p.events(i, j)) },
+		func(i, j int) xexporterhelper.Request { return &pendingRecords{items: p.sliceItems(i, j)} })
+}
+
+// OnError: once built, a retry resends only the events not accepted yet.
+func (p *pendingRecords) OnError(err error) xexporterhelper.Request { return remainingOr(err, p) }
+
+// partialError carries the events that still need sending after a failed attempt.
+type partialError struct {
+	err        error
+	remaining  *eventBatch
+	retryAfter time.Duration
+}
+
+func (e *partialError) Error() string { return e.err.Error() }
+func (e *partialError) Unwrap() error { return e.err }
+
+func remainingOr(err error, req xexporterhelper.Request) xexporterhelper.Request {
+	var pe *partialError
+	if errors.As(err, &pe) && pe.remaining != nil {
+		if b, ok := req.(*eventBatch); ok {
+			pe.remaining.attempt = b.attempt
+		}
+		return pe.remaining
+	}
+	return req
+}
+
+// batchEncoding persists requests in a sending_queue with storage. The format is
+// versioned; secrets are never part of it. Kept records are stored as a batch whose
+// context key is pendingKey.
 type batchEncoding struct{}
 
-const encodingVersion = 1
+const (
+	encodingVersion = 1
+	pendingKey      = "pending"
+)
 
 func (batchEncoding) Marshal(_ context.Context, r xexporterhelper.Request) ([]byte, error) {
-	b, ok := r.(*eventBatch)
-	if !ok {
+	var c destination.Context
+	var s *items
+	switch b := r.(type) {
+	case *eventBatch:
+		c, s = *b.bctx, &b.items
+	case *pendingRecords:
+		c, s = destination.Context{Key: pendingKey}, &b.items
+	default:
 		return nil, fmt.Errorf("experimentation: cannot persist %T", r)
 	}
-	c := b.bctx
-	buf := make([]byte, 0, 64+len(c.key)+len(c.url)+len(c.prefix)+len(c.suffix)+len(b.data)+4*len(b.ends))
+	buf := make([]byte, 0, 64+len(c.Key)+len(c.URL)+len(c.Prefix)+len(c.Suffix)+len(s.data)+4*len(s.ends))
 	buf = append(buf, encodingVersion)
-	for _, s := range [][]byte{[]byte(c.key), []byte(c.url), c.prefix, c.suffix, b.data} {
-		buf = binary.AppendUvarint(buf, uint64(len(s)))
-		buf = append(buf, s...)
+	for _, f := range [][]byte{[]byte(c.Key), []byte(c.URL), c.Prefix, c.Suffix, s.data} {
+		buf = binary.AppendUvarint(buf, uint64(len(f)))
+		buf = append(buf, f...)
 	}
-	buf = binary.AppendUvarint(buf, uint64(len(b.ends)))
+	buf = binary.AppendUvarint(buf, uint64(len(s.ends)))
 	prev := 0
-	for _, e := range b.ends {
+	for _, e := range s.ends {
 		buf = binary.AppendUvarint(buf, uint64(e-prev))
 		prev = e
 	}
@@ -249,27 +296,27 @@ func (batchEncoding) Unmarshal(buf []byte) (context.Context, xexporterhelper.Req
 		return context.Background(), nil, errCorruptBatch
 	}
 	buf = buf[k:]
-	b := &eventBatch{
-		bctx: &batchContext{key: string(fields[0]), url: string(fields[1]),
-			prefix: append([]byte(nil), fields[2]...), suffix: append([]byte(nil), fields[3]...)},
-		data: append([]byte(nil), fields[4]...),
-		ends: make([]int, count),
-	}
+	s := items{data: append([]byte(nil), fields[4]...), ends: make([]int, count)}
 	prev := 0
-	for i := range b.ends {
+	for i := range s.ends {
 		d, k := binary.Uvarint(buf)
 		if k <= 0 {
 			return context.Background(), nil, errCorruptBatch
 		}
 		buf = buf[k:]
 		prev += int(d)
-		if prev > len(b.data) {
+		if prev > len(s.data) {
 			return context.Background(), nil, errCorruptBatch
 		}
-		b.ends[i] = prev
+		s.ends[i] = prev
 	}
-	if len(b.ends) > 0 && b.ends[len(b.ends)-1] != len(b.data) {
+	if len(s.ends) > 0 && s.ends[len(s.ends)-1] != len(s.data) {
 		return context.Background(), nil, errCorruptBatch
 	}
-	return context.Background(), b, nil
+	if string(fields[0]) == pendingKey {
+		return context.Background(), &pendingRecords{items: s}, nil
+	}
+	bctx := &destination.Context{Key: string(fields[0]), URL: string(fields[1]),
+		Prefix: append([]byte(nil), fields[2]...), Suffix: append([]byte(nil), fields[3]...)}
+	return context.Background(), &eventBatch{bctx: bctx, items: s}, nil
 }

@@ -3,6 +3,7 @@ package experimentationexporter
 import (
 	"context"
 	"fmt"
+	"github.com/experimentationexporter/experimentationexporter/internal/destination"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -11,10 +12,10 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
 )
 
-var testContext = &batchContext{key: "k1", url: "http://x", prefix: []byte(`{"v":[`), suffix: []byte(`]}`)}
+var testContext = &destination.Context{Key: "k1", URL: "http://x", Prefix: []byte(`{"v":[`), Suffix: []byte(`]}`)}
 
 // batchOf makes a batch of n events `{"i":<first+k>}`.
-func batchOf(bctx *batchContext, first, n int) *eventBatch {
+func batchOf(bctx *destination.Context, first, n int) *eventBatch {
 	b := &eventBatch{bctx: bctx}
 	for k := 0; k < n; k++ {
 		b.data = fmt.Appendf(b.data, `{"i":%d}`, first+k)
@@ -56,7 +57,7 @@ func TestMergeSplitSplitsDoNotShareMemory(t *testing.T) {
 }
 
 func TestMergeSplitNeverMixesContexts(t *testing.T) {
-	other := &batchContext{key: "k2", url: "http://x", prefix: []byte(`{"w":[`), suffix: []byte(`]}`)}
+	other := &destination.Context{Key: "k2", URL: "http://x", Prefix: []byte(`{"w":[`), Suffix: []byte(`]}`)}
 	a := batchOf(testContext, 0, 2)
 	got, err := a.MergeSplit(context.Background(), 10, exporterhelper.RequestSizerTypeItems, batchOf(other, 2, 2))
 	require.NoError(t, err)
@@ -99,8 +100,8 @@ func TestBatchEncodingRoundTrip(t *testing.T) {
 	_, r, err := batchEncoding{}.Unmarshal(raw)
 	require.NoError(t, err)
 	got := r.(*eventBatch)
-	assert.Equal(t, testContext.key, got.bctx.key)
-	assert.Equal(t, testContext.url, got.bctx.url)
+	assert.Equal(t, testContext.Key, got.bctx.Key)
+	assert.Equal(t, testContext.URL, got.bctx.URL)
 	assert.Equal(t, string(b.appendBody(nil, 0, 7)), string(got.appendBody(nil, 0, 7)))
 
 	for cut := 0; cut < len(raw); cut++ {

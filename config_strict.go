@@ -4,12 +4,12 @@ import (
 	"fmt"
 	"time"
 
-	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
+	"github.com/experimentationexporter/experimentationexporter/internal/destination"
 	"github.com/experimentationexporter/experimentationexporter/internal/privacy"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
 )
@@ -21,11 +21,8 @@ import (
 // confmap's strict decoding names every unknown key. TestStrictMirrorMatchesConfig keeps
 // the mirror in step with Config.
 
-// strictClientConfig has ClientConfig's fields and none of its methods.
-type strictClientConfig confighttp.ClientConfig
-
 type strictConfig struct {
-	Client        strictClientConfig                                       `mapstructure:",squash"`
+	Client        destination.StrictClientConfig                           `mapstructure:",squash"`
 	Queue         configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
 	Retry         configretry.BackOffConfig                                `mapstructure:"retry_on_failure"`
 	Destination   string                                                   `mapstructure:"destination"`
@@ -33,20 +30,9 @@ type strictConfig struct {
 	FlushInterval time.Duration                                            `mapstructure:"flush_interval"`
 	MaxPayload    int                                                      `mapstructure:"max_payload_bytes"`
 	Timeout       time.Duration                                            `mapstructure:"timeout_interval"`
-	Optimizely    strictOptimizelyConfig                                   `mapstructure:"optimizely"`
-	VWO           VWOConfig                                                `mapstructure:"vwo"`
+	Destinations  strictDestinationsConfig                                 `mapstructure:",squash"`
 	Mapping       record.Mapping                                           `mapstructure:"mapping"`
 	Privacy       privacy.Config                                           `mapstructure:"privacy"`
-}
-
-type strictOptimizelyConfig struct {
-	SDKKey              string                                      `mapstructure:"sdk_key"`
-	DatafileAccessToken string                                      `mapstructure:"datafile_access_token"`
-	DatafilePath        string                                      `mapstructure:"datafile_path"`
-	DatafileURL         string                                      `mapstructure:"datafile_url"`
-	PollingInterval     time.Duration                               `mapstructure:"polling_interval"`
-	SendFlagDecisions   string                                      `mapstructure:"send_flag_decisions"`
-	Datafile            configoptional.Optional[strictClientConfig] `mapstructure:"datafile_client"`
 }
 
 // checkKnownKeys returns an error naming every key under the exporter that no setting has.

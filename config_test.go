@@ -3,6 +3,7 @@ package experimentationexporter
 import (
 	"context"
 	"encoding/json"
+	"github.com/experimentationexporter/experimentationexporter/internal/optimizely"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -175,7 +176,7 @@ func TestUnknownKeysAreErrors(t *testing.T) {
 // The strict mirror has exactly Config's keys, so a new setting cannot be refused.
 func TestStrictMirrorMatchesConfig(t *testing.T) {
 	assert.Equal(t, mapstructureKeys(reflect.TypeOf(Config{})), mapstructureKeys(reflect.TypeOf(strictConfig{})))
-	assert.Equal(t, mapstructureKeys(reflect.TypeOf(OptimizelyConfig{})), mapstructureKeys(reflect.TypeOf(strictOptimizelyConfig{})))
+	assert.Equal(t, mapstructureKeys(reflect.TypeOf(OptimizelyConfig{})), mapstructureKeys(reflect.TypeOf(optimizely.StrictConfig{})))
 }
 
 func mapstructureKeys(t reflect.Type) []string {
@@ -235,8 +236,8 @@ func TestLoadConfigPrivacy(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 	e, err := newExporter(cfg, metadatatest.NewSettings(tel))
 	require.NoError(t, err)
-	require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
-	t.Cleanup(func() { _ = e.shutdown(context.Background()) })
+	require.NoError(t, e.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { _ = e.Shutdown(context.Background()) })
 	body := bodyOf(t, e, logsOf(personal("user-123")))
 	var batch struct {
 		AnonymizeIP bool `json:"anonymize_ip"`

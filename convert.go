@@ -2,16 +2,16 @@ package experimentationexporter // import "github.com/experimentationexporter/ex
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/url"
 
 	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 
+	"github.com/experimentationexporter/experimentationexporter/internal/destination"
 	"github.com/experimentationexporter/experimentationexporter/internal/privacy"
+	"github.com/experimentationexporter/experimentationexporter/internal/reason"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
 )
 
@@ -46,14 +46,14 @@ type reasonCount struct {
 	example []zap.Field
 }
 
-func (t *tally) add(reason string, dropped bool, f *record.Fields) {
+func (t *tally) add(why string, dropped bool, f *record.Fields) {
 	for i := range t.reasons {
-		if t.reasons[i].reason == reason && t.reasons[i].dropped == dropped {
+		if t.reasons[i].reason == why && t.reasons[i].dropped == dropped {
 			t.reasons[i].n++
 			return
 		}
 	}
-	rc := reasonCount{reason: reason, dropped: dropped, n: 1}
+	rc := reasonCount{reason: why, dropped: dropped, n: 1}
 	if dropped && f != nil {
 		for _, k := range []struct {
 			name string
@@ -91,16 +91,16 @@ func (e *experimentationExporter) report(ctx context.Context, t *tally) {
 // convert turns a push's log records into one batch of encoded events, before the
 // sending queue, so batch_size and the queue count events, not records.
 func (e *experimentationExporter) convert(ctx context.Context, ld plog.Logs) (xexporterhelper.Request, error) {
-	bctx, build, ok := e.dest.current()
+	rev, ok := e.dest.Current()
 	if !ok {
 		return e.pendingBatch(ctx, ld)
 	}
 	// Size the buffer from the mean event size seen so far: growing it by doubling
 	// would cost more than encoding the events.
 	n := ld.LogRecordCount()
-	b := &eventBatch{bctx: bctx, data: make([]byte, 0, n*int(e.meanEventBytes.Load())*9/8), ends: make([]int, 0, n)}
+	b := &eventBatch{bctx: rev.Context, items: items{data: make([]byte, 0, n*int(e.meanEventBytes.Load())*9/8), ends: make([]int, 0, n)}}
 	var t tally
-	e.buildInto(b, ld, build, &t)
+	e.buildInto(b, ld, rev.NewBuilder(), &t)
 	if k := len(b.ends); k > 0 {
 		e.meanEventBytes.Store(int64(len(b.data) / k))
 	}
@@ -113,12 +113,14 @@ func (e *experimentationExporter) convert(ctx context.Context, ld plog.Logs) (xe
 func (e *experimentationExporter) convertTraces(ctx context.Context, td ptrace.Traces) (xexporterhelper.Request, error) {
 	ld, skipped := e.spans.Logs(td)
 	if skipped > 0 {
-		e.obs.skipped(ctx, "not_an_event", skipped)
+		e.obs.skipped(ctx, reason.NotAnEvent, skipped)
 	}
 	return e.convert(ctx, ld)
 }
 
-func (e *experimentationExporter) buildInto(b *eventBatch, ld plog.Logs, build buildFunc, t *tally) {
+func (e *experimentationExporter) buildInto(b *eventBatch, ld plog.Logs, build destination.Builder, t *tally) {
+	// The builder appends to the batch's buffer; it is handed back at the end.
+	dst := destination.Events{Data: b.data, Ends: b.ends}
 	var f record.Fields
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
@@ -128,17 +130,17 @@ func (e *experimentationExporter) buildInto(b *eventBatch, ld plog.Logs, build b
 			for k := 0; k < lrs.Len(); k++ {
 				e.reader.Read(lrs.At(k), &f)
 				if f.Kind == record.Other {
-					t.add("not_an_event", false, nil)
+					t.add(reason.NotAnEvent, false, nil)
 					continue
 				}
-				r := build(b, &f)
+				r := build.Build(&dst, &f)
 				if f.Privacy != (privacy.Counts{}) {
 					for i, n := range f.Privacy {
 						t.privacy[i] += int(n)
 					}
 				}
-				if r.events == 0 {
-					t.add(r.reason, r.dropped, &f)
+				if r.Events == 0 {
+					t.add(r.Reason, r.Dropped, &f)
 					continue
 				}
 				if f.Kind == record.Impression {
@@ -146,19 +148,20 @@ func (e *experimentationExporter) buildInto(b *eventBatch, ld plog.Logs, build b
 				} else {
 					t.conversions++
 				}
-				t.extra += r.events - 1
-				if r.resolution != "" {
-					t.resolved(r.resolution)
+				t.extra += r.Events - 1
+				if r.Resolution != "" {
+					t.resolved(r.Resolution)
 				}
 			}
 		}
 	}
+	b.data, b.ends = dst.Data, dst.Ends
 }
 
 // pendingBatch keeps the experimentation records of ld, one serialized single-record
 // plog.Logs per item, until events can be built.
 func (e *experimentationExporter) pendingBatch(ctx context.Context, ld plog.Logs) (xexporterhelper.Request, error) {
-	b := &eventBatch{bctx: pendingContext}
+	b := &pendingRecords{}
 	var f record.Fields
 	var t tally
 	marshaler := plog.ProtoMarshaler{}
@@ -171,7 +174,7 @@ func (e *experimentationExporter) pendingBatch(ctx context.Context, ld plog.Logs
 				lr := sl.LogRecords().At(k)
 				e.reader.Read(lr, &f)
 				if f.Kind == record.Other {
-					t.add("not_an_event", false, nil)
+					t.add(reason.NotAnEvent, false, nil)
 					continue
 				}
 				one := plog.NewLogs()
@@ -193,32 +196,24 @@ func (e *experimentationExporter) pendingBatch(ctx context.Context, ld plog.Logs
 	return b, nil
 }
 
-// resolvePending waits for the destination to be ready, then builds the kept records.
-func (e *experimentationExporter) resolvePending(ctx context.Context, p *eventBatch) (*eventBatch, error) {
-	if err := e.dest.waitReady(ctx, e.stop); err != nil {
+// buildPending waits for the destination to be ready, then builds the kept records.
+func (e *experimentationExporter) buildPending(ctx context.Context, p *pendingRecords) (*eventBatch, error) {
+	if err := e.dest.WaitReady(ctx, e.stop); err != nil {
 		return nil, err
 	}
-	bctx, build, _ := e.dest.current()
-	b := &eventBatch{bctx: bctx}
+	rev, _ := e.dest.Current()
+	b := &eventBatch{bctx: rev.Context}
+	build := rev.NewBuilder()
 	var t tally
 	unmarshaler := plog.ProtoUnmarshaler{}
 	for i := range p.ends {
 		ld, err := unmarshaler.UnmarshalLogs(p.event(i))
 		if err != nil {
-			t.add("corrupt_pending_record", true, nil)
+			t.add(reason.CorruptPendingRecord, true, nil)
 			continue
 		}
 		e.buildInto(b, ld, build, &t)
 	}
 	e.report(ctx, &t)
 	return b, nil
-}
-
-// redactURLError strips the request URL, which may carry a key, from a client error.
-func redactURLError(err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
-	}
-	return err
 }

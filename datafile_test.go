@@ -2,6 +2,7 @@ package experimentationexporter
 
 import (
 	"context"
+	"github.com/experimentationexporter/experimentationexporter/internal/optimizely"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -117,14 +118,14 @@ func TestRevisionChangeMidStreamSplitsBatches(t *testing.T) {
 	exp, inner, err := newLogsExporter(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
 	require.NoError(t, err)
 	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
-	dest := inner.dest.(*optimizelyDestination)
-	require.Eventually(t, func() bool { _, _, ok := dest.current(); return ok }, 5*time.Second, 10*time.Millisecond)
+	dest := inner.dest.(*optimizely.Destination)
+	require.Eventually(t, func() bool { _, ok := dest.Current(); return ok }, 5*time.Second, 10*time.Millisecond)
 
 	require.NoError(t, exp.ConsumeLogs(context.Background(), visitors(4)))
 	c.set("132", false)
 	require.Eventually(t, func() bool {
-		bctx, _, _ := dest.current()
-		return strings.Contains(bctx.key, "\x00132\x00")
+		rev, _ := dest.Current()
+		return strings.Contains(rev.Context.Key, "\x00132\x00")
 	}, 5*time.Second, 20*time.Millisecond, "the poller picks up revision 132")
 	require.NoError(t, exp.ConsumeLogs(context.Background(), logsOf(impression("late", "checkout_redesign", "checkout_redesign_ab", "control"))))
 	require.Eventually(t, func() bool { return len(srv.Accepted()) == 1 }, 5*time.Second, 10*time.Millisecond, "the old revision's batch flushes at the change")

@@ -149,14 +149,14 @@ func TestNewRevisionFlushesTheOldBatch(t *testing.T) {
 	exp, inner, err := newLogsExporter(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
 	require.NoError(t, err)
 	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
-	dest := inner.dest.(*optimizelyDestination)
+	dest := inner.dest.(*optimizely.Destination)
 
 	require.NoError(t, exp.ConsumeLogs(context.Background(), visitors(3)))
 	data, err := os.ReadFile("testdata/datafile.json")
 	require.NoError(t, err)
 	df, err := optimizely.Parse([]byte(strings.Replace(string(data), `"revision": "131"`, `"revision": "132"`, 1)))
 	require.NoError(t, err)
-	dest.setDatafile(df)
+	dest.SetDatafile(df)
 	require.NoError(t, exp.ConsumeLogs(context.Background(), logsOf(impression("n0", "checkout_redesign", "checkout_redesign_ab", "control"))))
 
 	// Neither batch_size nor flush_interval is reached: the revision change flushes.
@@ -290,7 +290,7 @@ func TestShutdownSaysWhatItDrains(t *testing.T) {
 		set.Logger = zap.New(core)
 		e, err := newExporter(cfg, set)
 		require.NoError(t, err)
-		ctx, cancel := e.beginDrain(context.Background())
+		ctx, cancel := e.drain.begin(context.Background())
 		deadline, ok := ctx.Deadline()
 		cancel()
 		require.True(t, ok)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
+	"github.com/experimentationexporter/experimentationexporter/internal/sharedcomponent"
 )
 
 // Defaults that are not per destination.
@@ -23,7 +24,6 @@ const (
 	defaultMaxPayloadBytes  = 3_000_000
 	defaultTimeout          = 10 * time.Second
 	defaultTimeoutInterval  = 30 * time.Second
-	defaultPolling          = 5 * time.Minute
 	defaultQueueEvents      = 100_000
 	defaultIdleConnsPerHost = 64
 	// Bodies are hundreds of KiB at large batch sizes: fewer, larger writes.
@@ -66,22 +66,18 @@ func createDefaultConfig() component.Config {
 	retry := configretry.NewDefaultBackOffConfig()
 	retry.MaxElapsedTime = 0
 
-	return &Config{
+	cfg := &Config{
 		ClientConfig:    client,
 		QueueConfig:     configoptional.Some(queue),
 		RetryConfig:     retry,
 		Destination:     DestinationOptimizely,
-		BatchSize:       optimizelyBatchSize,
-		FlushInterval:   optimizelyFlushInterval,
 		MaxPayloadBytes: defaultMaxPayloadBytes,
 		TimeoutInterval: defaultTimeoutInterval,
-		Optimizely: OptimizelyConfig{
-			PollingInterval:   defaultPolling,
-			SendFlagDecisions: "auto",
-		},
-		VWO:     VWOConfig{PollingInterval: defaultPolling},
-		Mapping: record.DefaultMapping(),
+		Destinations:    defaultDestinations(),
+		Mapping:         record.DefaultMapping(),
 	}
+	cfg.BatchSize, cfg.FlushInterval = cfg.section().BatchDefaults()
+	return cfg
 }
 
 // queueBatchConfig adds the batcher that enforces batch_size and flush_interval to the
@@ -101,6 +97,11 @@ func queueBatchConfig(cfg *Config) configoptional.Optional[exporterhelper.QueueB
 	return configoptional.Some(q)
 }
 
+// exporters holds one exporter per configured component, shared by its logs and traces
+// pipelines: one destination, one datafile poll, one HTTP client. The collector hands
+// both pipelines the same *Config.
+var exporters = sharedcomponent.NewMap[*Config, *experimentationExporter]()
+
 func createLogs(ctx context.Context, set exporter.Settings, c component.Config) (exporter.Logs, error) {
 	cfg, ok := c.(*Config)
 	if !ok {
@@ -115,65 +116,46 @@ func createTraces(ctx context.Context, set exporter.Settings, c component.Config
 	if !ok {
 		return nil, fmt.Errorf("unexpected config type %T", c)
 	}
-	exp, err := acquireExporter(cfg, set)
+	shared, err := exporters.Acquire(cfg, func() (*experimentationExporter, error) { return newExporter(cfg, set) })
 	if err != nil {
 		return nil, err
 	}
-	traces, err := xexporterhelper.NewTracesRequest(ctx, set, exp.convertTraces, exp.push, helperOptions(exp, cfg)...)
+	exp := shared.Value
+	traces, err := xexporterhelper.NewTracesRequest(ctx, set, exp.convertTraces, exp.push, helperOptions(shared, cfg)...)
 	if err != nil {
-		exp.release()
+		shared.Release()
 		return nil, err
 	}
-	return &drainingTraces{Traces: traces, exp: exp}, nil
+	return &tracesSignal{Traces: traces, exp: exp}, nil
 }
 
 // newLogsExporter wires the exporter into exporterhelper's queue, batcher and retry.
 func newLogsExporter(ctx context.Context, set exporter.Settings, cfg *Config) (exporter.Logs, *experimentationExporter, error) {
-	exp, err := acquireExporter(cfg, set)
+	shared, err := exporters.Acquire(cfg, func() (*experimentationExporter, error) { return newExporter(cfg, set) })
 	if err != nil {
 		return nil, nil, err
 	}
-	logs, err := xexporterhelper.NewLogsRequest(ctx, set, exp.convert, exp.push, helperOptions(exp, cfg)...)
+	exp := shared.Value
+	logs, err := xexporterhelper.NewLogsRequest(ctx, set, exp.convert, exp.push, helperOptions(shared, cfg)...)
 	if err != nil {
-		exp.release()
+		shared.Release()
 		return nil, nil, err
 	}
-	return &drainingLogs{Logs: logs, exp: exp}, exp, nil
+	return &logsSignal{Logs: logs, exp: exp}, exp, nil
 }
 
 // helperOptions are exporterhelper's settings for either signal. Each signal has its
 // own queue; both feed the one shared exporter.
-func helperOptions(exp *experimentationExporter, cfg *Config) []exporterhelper.Option {
+func helperOptions(shared *sharedcomponent.Component[*Config, *experimentationExporter], cfg *Config) []exporterhelper.Option {
 	// Our own settings: the signal defaults assume pdata requests. Encoding persists batches.
 	qs := xexporterhelper.QueueBatchSettings{Encoding: batchEncoding{}}
 	return []exporterhelper.Option{
-		exporterhelper.WithStart(exp.start),
-		exporterhelper.WithShutdown(exp.shutdown),
+		exporterhelper.WithStart(shared.Start),
+		exporterhelper.WithShutdown(shared.Shutdown),
 		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
 		// timeout belongs to the HTTP client (confighttp); exporterhelper's stays off.
 		exporterhelper.WithTimeout(exporterhelper.TimeoutConfig{Timeout: 0}),
 		exporterhelper.WithRetry(cfg.RetryConfig),
 		xexporterhelper.WithQueueBatch(queueBatchConfig(cfg), qs),
 	}
-}
-
-// drainingLogs and drainingTraces tell the exporter that shutdown began before
-// exporterhelper drains the queue, so what is queued in memory is still retried until
-// the drain deadline.
-type drainingLogs struct {
-	exporter.Logs
-	exp *experimentationExporter
-}
-
-func (d *drainingLogs) Shutdown(ctx context.Context) error {
-	return d.exp.drainThen(ctx, d.Logs.Shutdown)
-}
-
-type drainingTraces struct {
-	exporter.Traces
-	exp *experimentationExporter
-}
-
-func (d *drainingTraces) Shutdown(ctx context.Context) error {
-	return d.exp.drainThen(ctx, d.Traces.Shutdown)
 }

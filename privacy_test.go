@@ -103,8 +103,8 @@ func TestPrivacyCountsWhatItRemoves(t *testing.T) {
 	}
 	e, err := newExporter(cfg, metadatatest.NewSettings(tel))
 	require.NoError(t, err)
-	require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
-	t.Cleanup(func() { _ = e.shutdown(context.Background()) })
+	require.NoError(t, e.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { _ = e.Shutdown(context.Background()) })
 	_, err = e.convert(context.Background(), logsOf(personal("u1"), personal("u2")))
 	require.NoError(t, err)
 	metadatatest.AssertEqualExporterExperimentationAttributesRedacted(t, tel, []metricdata.DataPoint[int64]{

@@ -44,8 +44,8 @@ func TestImpressionWithoutRuleKeyMatchesTheExplicitOne(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 	e, err := newExporter(testConfig("http://127.0.0.1:1/v1/events"), metadatatest.NewSettings(tel))
 	require.NoError(t, err)
-	require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
-	t.Cleanup(func() { _ = e.shutdown(context.Background()) })
+	require.NoError(t, e.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { _ = e.Shutdown(context.Background()) })
 
 	// user-1 is outside the 5% global holdout, so "off" of search_autocomplete comes
 	// from its experiment in the group; "treatment" sits in one rule only.
@@ -141,7 +141,7 @@ func TestLogsAndTracesShareOneExporter(t *testing.T) {
 	require.NoError(t, err)
 	traces, err := f.CreateTraces(context.Background(), set, cfg)
 	require.NoError(t, err)
-	assert.Same(t, logs.(*drainingLogs).exp, traces.(*drainingTraces).exp)
+	assert.Same(t, logs.(*logsSignal).exp, traces.(*tracesSignal).exp)
 	require.NoError(t, logs.Start(context.Background(), componenttest.NewNopHost()))
 	require.NoError(t, traces.Start(context.Background(), componenttest.NewNopHost()))
 

@@ -39,8 +39,8 @@ func startedExporter(t testing.TB, cfg *Config) *experimentationExporter {
 	t.Helper()
 	e, err := newExporter(cfg, exportertest.NewNopSettings(metadata.Type))
 	require.NoError(t, err)
-	require.NoError(t, e.start(context.Background(), componenttest.NewNopHost()))
-	t.Cleanup(func() { _ = e.shutdown(context.Background()) })
+	require.NoError(t, e.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { _ = e.Shutdown(context.Background()) })
 	return e
 }
 

@@ -3,6 +3,7 @@ package experimentationexporter
 import (
 	"context"
 	"encoding/json"
+	"github.com/experimentationexporter/experimentationexporter/internal/vwo"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -23,8 +24,8 @@ const vwoKey = "VwoSdkKeySecret99"
 func vwoConfig(srv *eventsapi.Server) *Config {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Destination = DestinationVWO
-	cfg.BatchSize = vwoBatchSize
-	cfg.FlushInterval = vwoFlushInterval
+	cfg.BatchSize = vwo.DefaultBatchSize
+	cfg.FlushInterval = vwo.DefaultFlushInterval
 	cfg.Endpoint = srv.URL() + "/server-side/batch-events"
 	cfg.VWO.AccountID = 12345
 	cfg.VWO.SDKKey = vwoKey

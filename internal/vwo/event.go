@@ -26,7 +26,7 @@ const maxDimensionLen = 255
 
 // EventsURL is the batch-events endpoint, with the data-residency prefix if any.
 func EventsURL(collectionPrefix string) string {
-	u := "https://dev.visualwebsiteoptimizer.com"
+	u := Host
 	if collectionPrefix != "" {
 		u += "/" + collectionPrefix
 	}

@@ -1,23 +1,23 @@
-// Package datafile keeps a remote configuration file current by polling it, the way the
-// Optimizely SDKs' polling config managers do: conditional GETs (If-Modified-Since and
-// If-None-Match), updates delivered only when the revision changes, and the last good file
-// kept on any failure. Two sources are supported: the Optimizely project datafile (New) and
-// the VWO account settings file (NewVWOSettings).
-package datafile // import "github.com/experimentationexporter/experimentationexporter/internal/datafile"
+// Package poller keeps a destination's remote project configuration (the Optimizely
+// datafile, the VWO settings file) current by polling it, the way the Optimizely SDKs'
+// polling config managers do: conditional GETs (If-Modified-Since and If-None-Match),
+// updates delivered only when the revision changes, and the last good file kept on any
+// failure. Each platform package describes its file as a Source.
+package poller // import "github.com/experimentationexporter/experimentationexporter/internal/poller"
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/httpx"
 )
 
 const (
@@ -33,40 +33,41 @@ const (
 	// loopRequestTimeout bounds a polling request when the client has no timeout of its own.
 	loopRequestTimeout = time.Minute
 
-	sdkKeyPlaceholder = "<sdk_key>"
-	tokenPlaceholder  = "<datafile_access_token>"
+	// SDKKeyPlaceholder and TokenPlaceholder stand for secrets in logged URLs and errors.
+	SDKKeyPlaceholder = "<sdk_key>"
+	TokenPlaceholder  = "<datafile_access_token>"
 )
 
-// source describes what a Poller fetches and how it talks about it.
-type source[T any] struct {
-	// what names the file in log lines ("Optimizely datafile"); noun in errors ("datafile").
-	what, noun string
-	// loadedMsg and updatedMsg are the Info lines of the first and of later updates.
-	loadedMsg, updatedMsg string
-	waitingMsg            string
-	// authHint names the config keys to check; hintStatus the statuses it is given for.
-	authHint   string
-	hintStatus func(status int) bool
+// Source describes what a Poller fetches and how it talks about it.
+type Source[T any] struct {
+	// What names the file in log lines ("Optimizely datafile"); Noun in errors ("datafile").
+	What, Noun string
+	// LoadedMsg and UpdatedMsg are the Info lines of the first and of later updates.
+	LoadedMsg, UpdatedMsg string
+	WaitingMsg            string
+	// AuthHint names the config keys to check; HintStatus the statuses it is given for.
+	AuthHint   string
+	HintStatus func(status int) bool
 
-	// check reports a configuration that cannot be fetched (logged, returned).
-	check func() error
-	// url returns the URL of one request; it contains secrets.
-	url func() string
-	// redactedURL is the URL as logged.
-	redactedURL string
-	// header adds source-specific request headers (may contain secrets).
-	header func(http.Header)
+	// Check reports a configuration that cannot be fetched (logged, returned).
+	Check func() error
+	// URL returns the URL of one request; it contains secrets.
+	URL func() string
+	// RedactedURL is the URL as logged.
+	RedactedURL string
+	// Header adds source-specific request headers (may contain secrets).
+	Header func(http.Header)
 
-	parse func([]byte) (T, error)
-	// contentRevision, when set, derives the revision from the body alone: an unchanged
-	// body is recognised before parsing. Otherwise valueRevision reads it from the value.
-	contentRevision func(data []byte) string
-	valueRevision   func(v T) string
-	// loadedFields are logged with loadedMsg.
-	loadedFields func(data []byte, v T) []zap.Field
+	Parse func([]byte) (T, error)
+	// ContentRevision, when set, derives the revision from the body alone: an unchanged
+	// body is recognised before parsing. Otherwise ValueRevision reads it from the value.
+	ContentRevision func(data []byte) string
+	ValueRevision   func(v T) string
+	// LoadedFields are logged with LoadedMsg.
+	LoadedFields func(data []byte, v T) []zap.Field
 
-	// secrets are the strings never to log, most specific first, with their placeholders.
-	secrets [][2]string
+	// Secrets hides the strings never to log.
+	Secrets *httpx.Redactor
 }
 
 // loaded is a delivered value and its revision.
@@ -75,13 +76,17 @@ type loaded[T any] struct {
 	revision string
 }
 
+// OnUpdate receives each new value with its revision (from the poller goroutine, never
+// concurrently with itself).
+type OnUpdate[T any] func(v T, revision string)
+
 // Poller keeps a remote file current.
 type Poller[T any] struct {
-	src      source[T]
+	src      Source[T]
 	interval time.Duration
 	client   *http.Client
 	logger   *zap.Logger
-	onUpdate func(T)
+	onUpdate OnUpdate[T]
 
 	current atomic.Pointer[loaded[T]]
 
@@ -99,7 +104,9 @@ type Poller[T any] struct {
 	done    chan struct{}
 }
 
-func newPoller[T any](src source[T], interval time.Duration, client *http.Client, logger *zap.Logger, onUpdate func(T)) *Poller[T] {
+// New builds a poller of src; nothing happens until Start or FetchNow. A non-positive
+// interval is DefaultInterval; a nil client has a one-minute timeout.
+func New[T any](src Source[T], interval time.Duration, client *http.Client, logger *zap.Logger, onUpdate OnUpdate[T]) *Poller[T] {
 	if interval <= 0 {
 		interval = DefaultInterval
 	}
@@ -110,10 +117,13 @@ func newPoller[T any](src source[T], interval time.Duration, client *http.Client
 		logger = zap.NewNop()
 	}
 	if onUpdate == nil {
-		onUpdate = func(T) {}
+		onUpdate = func(T, string) {}
 	}
-	if src.hintStatus == nil {
-		src.hintStatus = func(int) bool { return false }
+	if src.HintStatus == nil {
+		src.HintStatus = func(int) bool { return false }
+	}
+	if src.Secrets == nil {
+		src.Secrets = httpx.NewRedactor()
 	}
 	p := &Poller[T]{
 		src:      src,
@@ -123,26 +133,9 @@ func newPoller[T any](src source[T], interval time.Duration, client *http.Client
 		onUpdate: onUpdate,
 		done:     make(chan struct{}),
 	}
-	p.src.redactedURL = p.redact(src.redactedURL)
+	p.src.RedactedURL = src.Secrets.Redact(src.RedactedURL)
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	return p
-}
-
-// secretList lists each non-empty secret raw, path-escaped and query-escaped, with its
-// placeholder, in the order given (give the longer secrets first: should the sdk key be a
-// substring of the token, the token is still hidden whole).
-func secretList(pairs ...[2]string) [][2]string {
-	var out [][2]string
-	for _, pr := range pairs {
-		s, placeholder := pr[0], pr[1]
-		if s == "" {
-			continue
-		}
-		for _, v := range []string{s, url.PathEscape(s), url.QueryEscape(s)} {
-			out = append(out, [2]string{v, placeholder})
-		}
-	}
-	return out
 }
 
 // Current returns the last good value, or the zero value (nil for pointers) while none has
@@ -237,12 +230,12 @@ func (p *Poller[T]) FetchNow(ctx context.Context) error {
 	}
 	err = p.sanitize(err)
 	if ctx.Err() != nil && p.ctx.Err() != nil {
-		p.logger.Debug(p.src.what+" fetch cancelled by shutdown", zap.String("url", p.src.redactedURL))
+		p.logger.Debug(p.src.What+" fetch cancelled by shutdown", zap.String("url", p.src.RedactedURL))
 		return err
 	}
 	if p.current.Load() == nil && !p.waitingLogged {
 		p.waitingLogged = true
-		p.logger.Info(p.src.waitingMsg, zap.String("url", p.src.redactedURL))
+		p.logger.Info(p.src.WaitingMsg, zap.String("url", p.src.RedactedURL))
 	}
 	return err
 }
@@ -250,22 +243,22 @@ func (p *Poller[T]) FetchNow(ctx context.Context) error {
 // fetch does one request; it logs failures itself (with their specific fields) and returns
 // an error for them.
 func (p *Poller[T]) fetch(ctx context.Context) error {
-	what, noun := p.src.what, p.src.noun
-	if p.src.check != nil {
-		if err := p.src.check(); err != nil {
+	what, noun := p.src.What, p.src.Noun
+	if p.src.Check != nil {
+		if err := p.src.Check(); err != nil {
 			p.logger.Warn("cannot fetch the "+what, zap.Error(err))
 			return err
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.src.url(), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.src.URL(), nil)
 	if err != nil {
 		err = fmt.Errorf("invalid %s URL: %w", noun, p.sanitize(err))
-		p.logger.Warn("cannot fetch the "+what, zap.String("url", p.src.redactedURL), zap.Error(err))
+		p.logger.Warn("cannot fetch the "+what, zap.String("url", p.src.RedactedURL), zap.Error(err))
 		return err
 	}
 	req.Header.Set("Accept", "application/json")
-	if p.src.header != nil {
-		p.src.header(req.Header)
+	if p.src.Header != nil {
+		p.src.Header(req.Header)
 	}
 	if p.lastModified != "" {
 		req.Header.Set("If-Modified-Since", p.lastModified)
@@ -283,7 +276,7 @@ func (p *Poller[T]) fetch(ctx context.Context) error {
 		}
 		return fmt.Errorf("%s request failed: %w", noun, err)
 	}
-	defer drainClose(resp.Body)
+	defer httpx.DrainClose(resp.Body, maxDrainBytes)
 
 	switch resp.StatusCode {
 	case http.StatusOK:
@@ -295,7 +288,7 @@ func (p *Poller[T]) fetch(ctx context.Context) error {
 			p.logger.Warn(what+" not loaded", p.fields(zap.Int("status", resp.StatusCode), zap.Error(err))...)
 			return err
 		}
-		p.logger.Debug(what+" not modified", zap.String("url", p.src.redactedURL))
+		p.logger.Debug(what+" not modified", zap.String("url", p.src.RedactedURL))
 		return nil
 	default:
 		snippet := p.errorBody(resp.Body)
@@ -305,10 +298,10 @@ func (p *Poller[T]) fetch(ctx context.Context) error {
 			fields = append(fields, zap.String("body", snippet))
 		}
 		msg := what + " request failed; keeping the last good " + noun
-		if p.src.authHint != "" && p.src.hintStatus(resp.StatusCode) {
+		if p.src.AuthHint != "" && p.src.HintStatus(resp.StatusCode) {
 			msg = fmt.Sprintf("%s request refused (HTTP %d); %s; keeping the last good %s",
-				what, resp.StatusCode, p.src.authHint, noun)
-			err = fmt.Errorf("%w; %s", err, p.src.authHint)
+				what, resp.StatusCode, p.src.AuthHint, noun)
+			err = fmt.Errorf("%w; %s", err, p.src.AuthHint)
 		}
 		p.logger.Warn(msg, p.fields(fields...)...)
 		return err
@@ -316,7 +309,7 @@ func (p *Poller[T]) fetch(ctx context.Context) error {
 }
 
 func (p *Poller[T]) handleOK(resp *http.Response) error {
-	what, noun := p.src.what, p.src.noun
+	what, noun := p.src.What, p.src.Noun
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxDatafileBytes+1))
 	if err != nil {
 		err = fmt.Errorf("reading %s: %w", noun, p.sanitize(err))
@@ -330,15 +323,15 @@ func (p *Poller[T]) handleOK(resp *http.Response) error {
 	}
 	old := p.current.Load()
 	var rev string
-	if p.src.contentRevision != nil {
-		rev = p.src.contentRevision(data)
+	if p.src.ContentRevision != nil {
+		rev = p.src.ContentRevision(data)
 		if old != nil && old.revision == rev {
 			p.remember(resp)
 			p.logger.Debug(what+" unchanged", zap.String("revision", rev))
 			return nil
 		}
 	}
-	v, err := p.src.parse(data)
+	v, err := p.src.Parse(data)
 	if err != nil {
 		err = p.sanitize(err)
 		p.logger.Warn(what+" rejected; keeping the last good "+noun,
@@ -346,8 +339,8 @@ func (p *Poller[T]) handleOK(resp *http.Response) error {
 		return err
 	}
 	p.remember(resp)
-	if p.src.contentRevision == nil {
-		rev = p.src.valueRevision(v)
+	if p.src.ContentRevision == nil {
+		rev = p.src.ValueRevision(v)
 	}
 
 	if old != nil && old.revision == rev {
@@ -357,16 +350,16 @@ func (p *Poller[T]) handleOK(resp *http.Response) error {
 	p.current.Store(&loaded[T]{value: v, revision: rev})
 	if old == nil {
 		fields := []zap.Field{zap.String("revision", rev)}
-		if p.src.loadedFields != nil {
-			fields = append(fields, p.src.loadedFields(data, v)...)
+		if p.src.LoadedFields != nil {
+			fields = append(fields, p.src.LoadedFields(data, v)...)
 		}
-		p.logger.Info(p.src.loadedMsg, fields...)
+		p.logger.Info(p.src.LoadedMsg, fields...)
 	} else {
-		p.logger.Info(p.src.updatedMsg,
+		p.logger.Info(p.src.UpdatedMsg,
 			zap.String("revision", rev),
 			zap.String("previous_revision", old.revision))
 	}
-	p.onUpdate(v)
+	p.onUpdate(v, rev)
 	return nil
 }
 
@@ -378,7 +371,7 @@ func (p *Poller[T]) remember(resp *http.Response) {
 
 func (p *Poller[T]) fields(extra ...zap.Field) []zap.Field {
 	fs := make([]zap.Field, 0, len(extra)+2)
-	fs = append(fs, zap.String("url", p.src.redactedURL))
+	fs = append(fs, zap.String("url", p.src.RedactedURL))
 	if cur := p.current.Load(); cur != nil {
 		fs = append(fs, zap.String("current_revision", cur.revision))
 	}
@@ -389,44 +382,8 @@ func (p *Poller[T]) fields(extra ...zap.Field) []zap.Field {
 func (p *Poller[T]) errorBody(r io.Reader) string {
 	b, _ := io.ReadAll(io.LimitReader(r, maxErrorBodyBytes))
 	s := strings.TrimSpace(strings.ToValidUTF8(string(b), "\uFFFD"))
-	return p.redact(s)
+	return p.src.Secrets.Redact(s)
 }
 
-func (p *Poller[T]) redact(s string) string {
-	for _, sec := range p.src.secrets {
-		s = strings.ReplaceAll(s, sec[0], sec[1])
-	}
-	return s
-}
-
-// sanitize strips the URL *url.Error carries and, should a secret still show, replaces the
-// error by a redacted copy of its message (dropping the chain, which would expose it).
-func (p *Poller[T]) sanitize(err error) error {
-	if err == nil {
-		return nil
-	}
-	for {
-		var ue *url.Error
-		if !errors.As(err, &ue) || ue.Err == nil {
-			break
-		}
-		if ue == err {
-			err = ue.Err
-			continue
-		}
-		// A *url.Error deeper in the chain: flatten the message.
-		msg := strings.ReplaceAll(err.Error(), ue.Error(), ue.Err.Error())
-		err = errors.New(msg)
-		break
-	}
-	msg := err.Error()
-	if red := p.redact(msg); red != msg {
-		return errors.New(red)
-	}
-	return err
-}
-
-func drainClose(body io.ReadCloser) {
-	_, _ = io.Copy(io.Discard, io.LimitReader(body, maxDrainBytes))
-	_ = body.Close()
-}
+// sanitize keeps the URL and secrets out of an error.
+func (p *Poller[T]) sanitize(err error) error { return p.src.Secrets.Error(err) }

@@ -1,4 +1,4 @@
-package datafile
+package optimizely
 
 import (
 	"bytes"
@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,7 +18,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/experimentationexporter/experimentationexporter/internal/optimizely"
+	"github.com/experimentationexporter/experimentationexporter/internal/poller"
+	"github.com/experimentationexporter/experimentationexporter/internal/poller/pollertest"
 )
 
 const (
@@ -42,101 +42,12 @@ func rev132(t *testing.T) []byte {
 	return bytes.Replace(datafileBytes(t), []byte(`"revision": "131"`), []byte(`"revision": "132"`), 1)
 }
 
-type seenRequest struct {
-	path, rawQuery, ifModifiedSince, ifNoneMatch, authorization string
-}
-
-// cdn is a fake datafile CDN, and VWO settings endpoint.
-type cdn struct {
-	mu           sync.Mutex
-	body         []byte
-	lastModified string
-	etag         string
-	status       int // when non-zero, every request is answered with it
-	failFirst    int // number of first requests answered 503
-	block        bool
-	blocked      chan struct{}
-	requests     []seenRequest
-}
-
-func (c *cdn) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c.mu.Lock()
-	c.requests = append(c.requests, seenRequest{
-		path:            r.URL.Path,
-		rawQuery:        r.URL.RawQuery,
-		ifModifiedSince: r.Header.Get("If-Modified-Since"),
-		ifNoneMatch:     r.Header.Get("If-None-Match"),
-		authorization:   r.Header.Get("Authorization"),
-	})
-	if c.block {
-		c.mu.Unlock()
-		c.blocked <- struct{}{}
-		select {
-		case <-r.Context().Done():
-		case <-time.After(10 * time.Second):
-		}
-		return
-	}
-	defer c.mu.Unlock()
-	if c.failFirst > 0 {
-		c.failFirst--
-		http.Error(w, "service unavailable", http.StatusServiceUnavailable)
-		return
-	}
-	if c.status != 0 {
-		// Some servers echo the request; the key in its path or query must not leak to
-		// the logs.
-		http.Error(w, "forbidden: "+r.URL.String(), c.status)
-		return
-	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && inm == c.etag {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	if ims := r.Header.Get("If-Modified-Since"); ims != "" && ims == c.lastModified {
-		w.WriteHeader(http.StatusNotModified)
-		return
-	}
-	if c.lastModified != "" {
-		w.Header().Set("Last-Modified", c.lastModified)
-	}
-	if c.etag != "" {
-		w.Header().Set("ETag", c.etag)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(c.body)
-}
-
-func (c *cdn) set(body []byte, lastModified string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.body, c.lastModified = body, lastModified
-}
-
-func (c *cdn) setBody(body []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.body = body
-}
-
-func (c *cdn) setStatus(s int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.status = s
-}
-
-func (c *cdn) seen() []seenRequest {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]seenRequest(nil), c.requests...)
-}
-
 type updates struct {
 	mu   sync.Mutex
 	revs []string
 }
 
-func (u *updates) on(df *optimizely.Datafile) {
+func (u *updates) on(df *Datafile, _ string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.revs = append(u.revs, df.Revision)
@@ -149,9 +60,9 @@ func (u *updates) get() []string {
 }
 
 type harness struct {
-	cdn     *cdn
+	cdn     *pollertest.CDN
 	srv     *httptest.Server
-	poller  *DatafilePoller
+	poller  *poller.Poller[*Datafile]
 	logs    *observer.ObservedLogs
 	updates *updates
 }
@@ -160,7 +71,7 @@ type harness struct {
 // neither the sdk key nor the token appears in any log entry.
 func newHarness(t *testing.T, token string, interval time.Duration) *harness {
 	t.Helper()
-	h := &harness{cdn: &cdn{body: datafileBytes(t), lastModified: lm1, blocked: make(chan struct{}, 16)}, updates: &updates{}}
+	h := &harness{cdn: &pollertest.CDN{Body: datafileBytes(t), LastModified: lm1, Blocked: make(chan struct{}, 16)}, updates: &updates{}}
 	h.srv = httptest.NewServer(h.cdn)
 	t.Cleanup(h.srv.Close)
 	core, logs := observer.New(zapcore.DebugLevel)
@@ -169,7 +80,7 @@ func newHarness(t *testing.T, token string, interval time.Duration) *harness {
 	if token != "" {
 		path = "/datafiles/auth/%s.json"
 	}
-	h.poller = New(Config{
+	h.poller = NewPoller(PollConfig{
 		SDKKey:      testKey,
 		AccessToken: configopaque.String(token),
 		URL:         h.srv.URL + path,
@@ -178,52 +89,15 @@ func newHarness(t *testing.T, token string, interval time.Duration) *harness {
 		Logger:      zap.New(core),
 	}, h.updates.on)
 	t.Cleanup(h.poller.Shutdown)
-	t.Cleanup(func() { assertNoSecrets(t, logs) })
+	t.Cleanup(func() { pollertest.AssertNoSecrets(t, logs, testKey, testToken) })
 	return h
 }
 
-func assertNoSecrets(t *testing.T, logs *observer.ObservedLogs) {
-	t.Helper()
-	for _, e := range logs.All() {
-		texts := []string{e.Message}
-		for k, v := range e.ContextMap() {
-			texts = append(texts, k, fmt.Sprint(v))
-		}
-		for _, f := range e.Context {
-			texts = append(texts, f.String)
-			if f.Interface != nil {
-				texts = append(texts, fmt.Sprint(f.Interface))
-			}
-		}
-		for _, s := range texts {
-			assert.NotContains(t, s, testKey, "log entry %q leaks the sdk key", e.Message)
-			assert.NotContains(t, s, testToken, "log entry %q leaks the token", e.Message)
-		}
-	}
-}
-
-func assertErrNoSecrets(t *testing.T, err error) {
-	t.Helper()
-	require.Error(t, err)
-	assert.NotContains(t, err.Error(), testKey)
-	assert.NotContains(t, err.Error(), testToken)
-}
-
-func countMessage(logs *observer.ObservedLogs, sub string) int {
-	n := 0
-	for _, e := range logs.All() {
-		if strings.Contains(e.Message, sub) {
-			n++
-		}
-	}
-	return n
-}
-
 func TestURLFor(t *testing.T) {
-	assert.Equal(t, "https://cdn.optimizely.com/datafiles/KEY.json", URLFor(Config{SDKKey: "KEY"}))
-	assert.Equal(t, "https://config.optimizely.com/datafiles/auth/KEY.json", URLFor(Config{SDKKey: "KEY", AccessToken: "tok"}))
-	assert.Equal(t, "http://x/df/KEY", URLFor(Config{SDKKey: "KEY", URL: "http://x/df/%s"}))
-	assert.Equal(t, "http://x/fixed.json", URLFor(Config{SDKKey: "KEY", AccessToken: "tok", URL: "http://x/fixed.json"}))
+	assert.Equal(t, "https://cdn.optimizely.com/datafiles/KEY.json", URLFor(PollConfig{SDKKey: "KEY"}))
+	assert.Equal(t, "https://config.optimizely.com/datafiles/auth/KEY.json", URLFor(PollConfig{SDKKey: "KEY", AccessToken: "tok"}))
+	assert.Equal(t, "http://x/df/KEY", URLFor(PollConfig{SDKKey: "KEY", URL: "http://x/df/%s"}))
+	assert.Equal(t, "http://x/fixed.json", URLFor(PollConfig{SDKKey: "KEY", AccessToken: "tok", URL: "http://x/fixed.json"}))
 }
 
 func TestFetchConditionalAndRevisions(t *testing.T) {
@@ -236,55 +110,55 @@ func TestFetchConditionalAndRevisions(t *testing.T) {
 	require.NotNil(t, h.poller.Current())
 	assert.Equal(t, "131", h.poller.Current().Revision)
 	assert.Equal(t, []string{"131"}, h.updates.get())
-	assert.Equal(t, 1, countMessage(h.logs, "datafile loaded"))
+	assert.Equal(t, 1, pollertest.CountMessage(h.logs, "datafile loaded"))
 	loaded := h.logs.FilterMessage("datafile loaded").All()[0]
 	assert.Equal(t, zapcore.InfoLevel, loaded.Level)
 	assert.Equal(t, "131", loaded.ContextMap()["revision"])
-	req := h.cdn.seen()
+	req := h.cdn.Seen()
 	require.Len(t, req, 1)
-	assert.Equal(t, "/datafiles/"+testKey+".json", req[0].path)
-	assert.Empty(t, req[0].ifModifiedSince)
-	assert.Empty(t, req[0].authorization)
+	assert.Equal(t, "/datafiles/"+testKey+".json", req[0].Path)
+	assert.Empty(t, req[0].IfModifiedSince)
+	assert.Empty(t, req[0].Authorization)
 
 	// 304: If-Modified-Since echoes Last-Modified, nothing delivered.
 	first := h.poller.Current()
 	require.NoError(t, h.poller.FetchNow(ctx))
-	req = h.cdn.seen()
+	req = h.cdn.Seen()
 	require.Len(t, req, 2)
-	assert.Equal(t, lm1, req[1].ifModifiedSince)
+	assert.Equal(t, lm1, req[1].IfModifiedSince)
 	assert.Same(t, first, h.poller.Current())
 	assert.Equal(t, []string{"131"}, h.updates.get())
 
 	// New revision: delivered.
-	h.cdn.set(rev132(t), lm2)
+	h.cdn.Set(rev132(t), lm2)
 	require.NoError(t, h.poller.FetchNow(ctx))
 	assert.Equal(t, "132", h.poller.Current().Revision)
 	assert.Equal(t, []string{"131", "132"}, h.updates.get())
-	assert.Equal(t, lm1, h.cdn.seen()[2].ifModifiedSince)
+	assert.Equal(t, lm1, h.cdn.Seen()[2].IfModifiedSince)
 
 	// Same revision served again with a new Last-Modified: not delivered, not rebuilt,
 	// but the new Last-Modified is remembered.
 	second := h.poller.Current()
-	h.cdn.set(rev132(t), lm3)
+	h.cdn.Set(rev132(t), lm3)
 	require.NoError(t, h.poller.FetchNow(ctx))
 	assert.Same(t, second, h.poller.Current())
 	assert.Equal(t, []string{"131", "132"}, h.updates.get())
 	require.NoError(t, h.poller.FetchNow(ctx))
-	req = h.cdn.seen()
+	req = h.cdn.Seen()
 	require.Len(t, req, 5)
-	assert.Equal(t, lm2, req[3].ifModifiedSince)
-	assert.Equal(t, lm3, req[4].ifModifiedSince)
+	assert.Equal(t, lm2, req[3].IfModifiedSince)
+	assert.Equal(t, lm3, req[4].IfModifiedSince)
 	assert.Equal(t, []string{"131", "132"}, h.updates.get())
-	assert.Equal(t, 0, countMessage(h.logs, "waiting for the first"))
+	assert.Equal(t, 0, pollertest.CountMessage(h.logs, "waiting for the first"))
 }
 
 func TestAuthenticatedDatafile(t *testing.T) {
 	h := newHarness(t, testToken, time.Hour)
 	require.NoError(t, h.poller.FetchNow(context.Background()))
-	req := h.cdn.seen()
+	req := h.cdn.Seen()
 	require.Len(t, req, 1)
-	assert.Equal(t, "/datafiles/auth/"+testKey+".json", req[0].path)
-	assert.Equal(t, "Bearer "+testToken, req[0].authorization)
+	assert.Equal(t, "/datafiles/auth/"+testKey+".json", req[0].Path)
+	assert.Equal(t, "Bearer "+testToken, req[0].Authorization)
 	assert.Equal(t, "131", h.poller.Current().Revision)
 }
 
@@ -295,7 +169,7 @@ func TestBearerTok(t *testing.T) {
 		_, _ = w.Write(datafileBytes(t))
 	}))
 	defer srv.Close()
-	p := New(Config{SDKKey: "key", AccessToken: "tok", URL: srv.URL + "/datafiles/auth/%s.json", Interval: time.Hour, Client: srv.Client()}, nil)
+	p := NewPoller(PollConfig{SDKKey: "key", AccessToken: "tok", URL: srv.URL + "/datafiles/auth/%s.json", Interval: time.Hour, Client: srv.Client()}, nil)
 	defer p.Shutdown()
 	require.NoError(t, p.FetchNow(context.Background()))
 	assert.Equal(t, "Bearer tok", gotAuth)
@@ -309,9 +183,9 @@ func TestRefusedKeepsLastGood(t *testing.T) {
 			require.NoError(t, h.poller.FetchNow(context.Background()))
 			good := h.poller.Current()
 
-			h.cdn.setStatus(status)
+			h.cdn.SetStatus(status)
 			err := h.poller.FetchNow(context.Background())
-			assertErrNoSecrets(t, err)
+			pollertest.AssertErrNoSecrets(t, err, testKey, testToken)
 			assert.Contains(t, err.Error(), fmt.Sprint(status))
 			assert.Same(t, good, h.poller.Current())
 			assert.Equal(t, []string{"131"}, h.updates.get())
@@ -333,15 +207,15 @@ func TestInvalidDatafilesKeepLastGood(t *testing.T) {
 	require.NoError(t, h.poller.FetchNow(context.Background()))
 	good := h.poller.Current()
 
-	h.cdn.set([]byte("<html>garbage</html>"), lm2)
+	h.cdn.Set([]byte("<html>garbage</html>"), lm2)
 	err := h.poller.FetchNow(context.Background())
-	assertErrNoSecrets(t, err)
+	pollertest.AssertErrNoSecrets(t, err, testKey, testToken)
 	assert.Same(t, good, h.poller.Current())
 
-	h.cdn.set(bytes.Replace(datafileBytes(t), []byte(`"version": "4"`), []byte(`"version": "5"`), 1), lm3)
+	h.cdn.Set(bytes.Replace(datafileBytes(t), []byte(`"version": "4"`), []byte(`"version": "5"`), 1), lm3)
 	err = h.poller.FetchNow(context.Background())
-	assertErrNoSecrets(t, err)
-	assert.ErrorIs(t, err, optimizely.ErrUnsupportedVersion)
+	pollertest.AssertErrNoSecrets(t, err, testKey, testToken)
+	assert.ErrorIs(t, err, ErrUnsupportedVersion)
 	assert.Same(t, good, h.poller.Current())
 
 	assert.Equal(t, []string{"131"}, h.updates.get())
@@ -352,9 +226,9 @@ func TestInvalidDatafilesKeepLastGood(t *testing.T) {
 		assert.Equal(t, "131", w.ContextMap()["current_revision"])
 	}
 	// A failed parse does not advance Last-Modified.
-	h.cdn.set(rev132(t), lm3)
+	h.cdn.Set(rev132(t), lm3)
 	require.NoError(t, h.poller.FetchNow(context.Background()))
-	assert.Equal(t, lm1, h.cdn.seen()[3].ifModifiedSince)
+	assert.Equal(t, lm1, h.cdn.Seen()[3].IfModifiedSince)
 	assert.Equal(t, []string{"131", "132"}, h.updates.get())
 }
 
@@ -363,53 +237,53 @@ func TestNetworkErrorRedactsURL(t *testing.T) {
 	h.srv.Close() // CDN unreachable
 	for range 3 {
 		err := h.poller.FetchNow(context.Background())
-		assertErrNoSecrets(t, err)
+		pollertest.AssertErrNoSecrets(t, err, testKey, testToken)
 		assert.NotContains(t, err.Error(), "/datafiles/")
 	}
 	assert.Nil(t, h.poller.Current())
-	assert.Equal(t, 1, countMessage(h.logs, "waiting for the first Optimizely datafile; records are kept in the sending queue until it arrives"))
+	assert.Equal(t, 1, pollertest.CountMessage(h.logs, "waiting for the first Optimizely datafile; records are kept in the sending queue until it arrives"))
 	assert.Len(t, h.logs.FilterLevelExact(zapcore.WarnLevel).All(), 3)
 }
 
 func TestStartRecoversFromCDNDown(t *testing.T) {
 	h := newHarness(t, "", 50*time.Millisecond)
-	h.cdn.failFirst = 4
+	h.cdn.FailFirst = 4
 	h.poller.Start()
 	h.poller.Start() // no second goroutine
 	require.Eventually(t, func() bool { return h.poller.Current() != nil }, 10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, "131", h.poller.Current().Revision)
-	assert.Equal(t, 1, countMessage(h.logs, "waiting for the first Optimizely datafile"))
+	assert.Equal(t, 1, pollertest.CountMessage(h.logs, "waiting for the first Optimizely datafile"))
 	assert.GreaterOrEqual(t, len(h.logs.FilterLevelExact(zapcore.WarnLevel).All()), 4)
-	assert.Equal(t, 1, countMessage(h.logs, "datafile loaded"))
+	assert.Equal(t, 1, pollertest.CountMessage(h.logs, "datafile loaded"))
 
 	// Keeps polling at Interval; a new revision is picked up.
-	h.cdn.set(rev132(t), lm2)
+	h.cdn.Set(rev132(t), lm2)
 	require.Eventually(t, func() bool { return h.poller.Current().Revision == "132" }, 10*time.Second, 10*time.Millisecond)
 	h.poller.Shutdown()
 	h.poller.Shutdown()
-	n := len(h.cdn.seen())
+	n := len(h.cdn.Seen())
 	time.Sleep(150 * time.Millisecond)
-	assert.Equal(t, n, len(h.cdn.seen()), "no request after Shutdown")
+	assert.Equal(t, n, len(h.cdn.Seen()), "no request after Shutdown")
 	assert.Equal(t, []string{"131", "132"}, h.updates.get())
-	assert.Equal(t, 1, countMessage(h.logs, "waiting for the first Optimizely datafile"))
+	assert.Equal(t, 1, pollertest.CountMessage(h.logs, "waiting for the first Optimizely datafile"))
 }
 
 func TestFirstFetchRetriedBeforeInterval(t *testing.T) {
 	h := newHarness(t, "", time.Hour)
-	h.cdn.failFirst = 1
+	h.cdn.FailFirst = 1
 	start := time.Now()
 	h.poller.Start()
 	require.Eventually(t, func() bool { return h.poller.Current() != nil }, 5*time.Second, 10*time.Millisecond)
 	assert.GreaterOrEqual(t, time.Since(start), 900*time.Millisecond, "first retry after about 1s")
-	assert.Len(t, h.cdn.seen(), 2)
+	assert.Len(t, h.cdn.Seen(), 2)
 }
 
 func TestShutdownCancelsInFlight(t *testing.T) {
 	h := newHarness(t, "", time.Hour)
-	h.cdn.block = true
+	h.cdn.Block = true
 	h.poller.Start()
 	select {
-	case <-h.cdn.blocked:
+	case <-h.cdn.Blocked:
 	case <-time.After(5 * time.Second):
 		t.Fatal("no request")
 	}
@@ -422,14 +296,14 @@ func TestShutdownCancelsInFlight(t *testing.T) {
 	}
 	assert.Nil(t, h.poller.Current())
 	assert.Empty(t, h.logs.FilterLevelExact(zapcore.WarnLevel).All(), "a cancelled fetch is not a failure")
-	assert.Equal(t, 0, countMessage(h.logs, "waiting for the first"))
+	assert.Equal(t, 0, pollertest.CountMessage(h.logs, "waiting for the first"))
 
 	// FetchNow after Shutdown fails at once.
 	assert.Error(t, h.poller.FetchNow(context.Background()))
 }
 
 func TestShutdownWithoutStart(t *testing.T) {
-	p := New(Config{SDKKey: "k"}, nil)
+	p := NewPoller(PollConfig{SDKKey: "k"}, nil)
 	p.Shutdown()
 	p.Shutdown()
 	p.Start() // after Shutdown: no goroutine

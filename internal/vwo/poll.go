@@ -1,4 +1,4 @@
-package datafile
+package vwo
 
 import (
 	"crypto/sha256"
@@ -14,22 +14,25 @@ import (
 
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.uber.org/zap"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/httpx"
+	"github.com/experimentationexporter/experimentationexporter/internal/poller"
 )
 
 const (
-	// VWOSettingsHost serves VWO settings files.
-	VWOSettingsHost = "https://dev.visualwebsiteoptimizer.com"
-	// VWOSettingsPath is the settings endpoint, after the host and the collection prefix.
-	VWOSettingsPath = "/server-side/settings"
+	// Host serves VWO settings files.
+	Host = "https://dev.visualwebsiteoptimizer.com"
+	// SettingsPath is the settings endpoint, after the host and the collection prefix.
+	SettingsPath = "/server-side/settings"
 
-	vwoWaitingMessage = "waiting for the first VWO settings file; records are kept in the sending queue until it arrives"
-	vwoAuthHint       = "check vwo::account_id and vwo::sdk_key"
+	waitingMessage = "waiting for the first VWO settings file; records are kept in the sending queue until it arrives"
+	authHint       = "check vwo::account_id and vwo::sdk_key"
 
 	randomPlaceholder = "<random>"
 )
 
-// VWOConfig configures the VWO settings file poller.
-type VWOConfig struct {
+// PollConfig configures the VWO settings file poller.
+type PollConfig struct {
 	AccountID int64               // required
 	SDKKey    configopaque.String // required; sent as the query parameter i
 	// CollectionPrefix, when set, goes after the host:
@@ -45,21 +48,21 @@ type VWOConfig struct {
 	SDKVersion string // the sdk-v query parameter
 }
 
-// VWOSettingsURL is the settings URL (without query) for a collection prefix.
-func VWOSettingsURL(collectionPrefix string) string {
-	u := VWOSettingsHost
+// SettingsURL is the settings URL (without query) for a collection prefix.
+func SettingsURL(collectionPrefix string) string {
+	u := Host
 	if collectionPrefix != "" {
 		u += "/" + url.PathEscape(collectionPrefix)
 	}
-	return u + VWOSettingsPath
+	return u + SettingsPath
 }
 
-// vwoURL builds the settings URL the way the VWO Go SDK does (FetchSettingsFile):
+// pollURL builds the settings URL the way the VWO Go SDK does (FetchSettingsFile):
 // ?a=<account>&i=<sdk key>&r=<random>&platform=server&sdk=<name>&sdk-v=<version>&api-version=1.
-func vwoURL(cfg VWOConfig, key, random string) string {
+func pollURL(cfg PollConfig, key, random string) string {
 	base := cfg.URL
 	if base == "" {
-		base = VWOSettingsURL(cfg.CollectionPrefix)
+		base = SettingsURL(cfg.CollectionPrefix)
 	}
 	sep := "?"
 	if strings.Contains(base, "?") {
@@ -75,20 +78,20 @@ func vwoURL(cfg VWOConfig, key, random string) string {
 		"&api-version=1"
 }
 
-// VWOSettingsRevision is the revision of a settings file: the SHA-256 of its body, in hex
+// SettingsRevision is the revision of a settings file: the SHA-256 of its body, in hex
 // (settings files carry no revision of their own).
-func VWOSettingsRevision(data []byte) string {
+func SettingsRevision(data []byte) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])
 }
 
-// NewVWOSettings builds a poller of the VWO settings file of cfg.AccountID; nothing
+// NewSettingsPoller builds a poller of the VWO settings file of cfg.AccountID; nothing
 // happens until Start or FetchNow. parse turns the JSON body into a T (nil: json.Unmarshal
 // into a T); the slice it gets is its own and may be kept (e.g. in T, to hand the raw
 // settings on). onUpdate is called (from the poller goroutine, never concurrently with
 // itself) with each settings file whose body differs from the last one delivered; an
 // unchanged body is not parsed again.
-func NewVWOSettings[T any](cfg VWOConfig, parse func([]byte) (T, error), onUpdate func(T)) *Poller[T] {
+func NewSettingsPoller[T any](cfg PollConfig, parse func([]byte) (T, error), onUpdate poller.OnUpdate[T]) *poller.Poller[T] {
 	if parse == nil {
 		parse = func(data []byte) (T, error) {
 			var v T
@@ -97,17 +100,17 @@ func NewVWOSettings[T any](cfg VWOConfig, parse func([]byte) (T, error), onUpdat
 		}
 	}
 	key := url.QueryEscape(string(cfg.SDKKey))
-	src := source[T]{
-		what:       "VWO settings file",
-		noun:       "settings file",
-		loadedMsg:  "VWO settings file loaded",
-		updatedMsg: "VWO settings file updated",
-		waitingMsg: vwoWaitingMessage,
-		authHint:   vwoAuthHint,
-		hintStatus: func(status int) bool {
+	src := poller.Source[T]{
+		What:       "VWO settings file",
+		Noun:       "settings file",
+		LoadedMsg:  "VWO settings file loaded",
+		UpdatedMsg: "VWO settings file updated",
+		WaitingMsg: waitingMessage,
+		AuthHint:   authHint,
+		HintStatus: func(status int) bool {
 			return status == http.StatusUnauthorized || status == http.StatusForbidden || status == http.StatusNotFound
 		},
-		check: func() error {
+		Check: func() error {
 			var errs []error
 			if cfg.AccountID <= 0 {
 				errs = append(errs, errors.New("vwo::account_id is not set"))
@@ -117,16 +120,16 @@ func NewVWOSettings[T any](cfg VWOConfig, parse func([]byte) (T, error), onUpdat
 			}
 			return errors.Join(errs...)
 		},
-		url: func() string {
-			return vwoURL(cfg, key, strconv.FormatFloat(rand.Float64(), 'f', -1, 64))
+		URL: func() string {
+			return pollURL(cfg, key, strconv.FormatFloat(rand.Float64(), 'f', -1, 64))
 		},
-		redactedURL:     vwoURL(cfg, sdkKeyPlaceholder, randomPlaceholder),
-		parse:           parse,
-		contentRevision: VWOSettingsRevision,
-		loadedFields: func(data []byte, _ T) []zap.Field {
+		RedactedURL:     pollURL(cfg, poller.SDKKeyPlaceholder, randomPlaceholder),
+		Parse:           parse,
+		ContentRevision: SettingsRevision,
+		LoadedFields: func(data []byte, _ T) []zap.Field {
 			return []zap.Field{zap.Int64("account_id", cfg.AccountID), zap.Int("bytes", len(data))}
 		},
-		secrets: secretList([2]string{string(cfg.SDKKey), sdkKeyPlaceholder}),
+		Secrets: httpx.NewRedactor([2]string{string(cfg.SDKKey), poller.SDKKeyPlaceholder}),
 	}
-	return newPoller(src, cfg.Interval, cfg.Client, cfg.Logger, onUpdate)
+	return poller.New(src, cfg.Interval, cfg.Client, cfg.Logger, onUpdate)
 }

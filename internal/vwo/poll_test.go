@@ -1,4 +1,4 @@
-package datafile
+package vwo
 
 import (
 	"context"
@@ -20,9 +20,14 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/poller"
+	"github.com/experimentationexporter/experimentationexporter/internal/poller/pollertest"
 )
 
 const (
+	testKey              = "SecretSdkKeyXyz123"
+	lm1                  = "Mon, 01 Jan 2024 00:00:00 GMT"
 	testAccount    int64 = 654321
 	testSDKName          = "otel-collector-experimentation-exporter"
 	testSDKVersion       = "0.1.0"
@@ -62,7 +67,7 @@ func (u *vwoUpdates) parse(data []byte) (*vwoSettings, error) {
 	return &s, nil
 }
 
-func (u *vwoUpdates) on(s *vwoSettings) {
+func (u *vwoUpdates) on(s *vwoSettings, _ string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.got = append(u.got, s)
@@ -85,9 +90,9 @@ func (u *vwoUpdates) parseCount() int {
 }
 
 type vwoHarness struct {
-	srv     *cdn
+	srv     *pollertest.CDN
 	ts      *httptest.Server
-	poller  *Poller[*vwoSettings]
+	poller  *poller.Poller[*vwoSettings]
 	logs    *observer.ObservedLogs
 	updates *vwoUpdates
 }
@@ -106,21 +111,21 @@ func (rt redirectTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	return rt.base.RoundTrip(req)
 }
 
-type vwoOption func(*VWOConfig)
+type vwoOption func(*PollConfig)
 
 // newVWOHarness starts a fake VWO server and a settings poller pointed at it. At cleanup it
 // asserts that the sdk key appears in no log entry (debug level included).
 func newVWOHarness(t *testing.T, interval time.Duration, opts ...vwoOption) *vwoHarness {
 	t.Helper()
-	h := &vwoHarness{srv: &cdn{body: vwoBody(1), blocked: make(chan struct{}, 16)}, updates: &vwoUpdates{}}
+	h := &vwoHarness{srv: &pollertest.CDN{Body: vwoBody(1), Blocked: make(chan struct{}, 16)}, updates: &vwoUpdates{}}
 	h.ts = httptest.NewServer(h.srv)
 	t.Cleanup(h.ts.Close)
 	core, logs := observer.New(zapcore.DebugLevel)
 	h.logs = logs
-	cfg := VWOConfig{
+	cfg := PollConfig{
 		AccountID:  testAccount,
 		SDKKey:     testKey,
-		URL:        h.ts.URL + VWOSettingsPath,
+		URL:        h.ts.URL + SettingsPath,
 		Interval:   interval,
 		Client:     h.ts.Client(),
 		Logger:     zap.New(core),
@@ -130,15 +135,15 @@ func newVWOHarness(t *testing.T, interval time.Duration, opts ...vwoOption) *vwo
 	for _, o := range opts {
 		o(&cfg)
 	}
-	h.poller = NewVWOSettings(cfg, h.updates.parse, h.updates.on)
+	h.poller = NewSettingsPoller(cfg, h.updates.parse, h.updates.on)
 	t.Cleanup(h.poller.Shutdown)
-	t.Cleanup(func() { assertNoSecrets(t, logs) })
+	t.Cleanup(func() { pollertest.AssertNoSecrets(t, logs, testKey) })
 	return h
 }
 
 // viaProductionURL keeps the default URL (host and prefix) and redirects it to the server.
 func viaProductionURL(ts *httptest.Server, prefix string) vwoOption {
-	return func(cfg *VWOConfig) {
+	return func(cfg *PollConfig) {
 		target, _ := url.Parse(ts.URL)
 		cfg.URL = ""
 		cfg.CollectionPrefix = prefix
@@ -147,17 +152,17 @@ func viaProductionURL(ts *httptest.Server, prefix string) vwoOption {
 }
 
 func TestVWOSettingsURL(t *testing.T) {
-	assert.Equal(t, "https://dev.visualwebsiteoptimizer.com/server-side/settings", VWOSettingsURL(""))
-	assert.Equal(t, "https://dev.visualwebsiteoptimizer.com/eu01/server-side/settings", VWOSettingsURL("eu01"))
-	cfg := VWOConfig{AccountID: 1, CollectionPrefix: "eu01", SDKName: "n", SDKVersion: "1.2.3"}
+	assert.Equal(t, "https://dev.visualwebsiteoptimizer.com/server-side/settings", SettingsURL(""))
+	assert.Equal(t, "https://dev.visualwebsiteoptimizer.com/eu01/server-side/settings", SettingsURL("eu01"))
+	cfg := PollConfig{AccountID: 1, CollectionPrefix: "eu01", SDKName: "n", SDKVersion: "1.2.3"}
 	assert.Equal(t,
 		"https://dev.visualwebsiteoptimizer.com/eu01/server-side/settings?a=1&i=K&r=0.5&platform=server&sdk=n&sdk-v=1.2.3&api-version=1",
-		vwoURL(cfg, "K", "0.5"))
+		pollURL(cfg, "K", "0.5"))
 	cfg.URL = "http://x/settings"
-	assert.Equal(t, "http://x/settings?a=1&i=K&r=0.5&platform=server&sdk=n&sdk-v=1.2.3&api-version=1", vwoURL(cfg, "K", "0.5"))
+	assert.Equal(t, "http://x/settings?a=1&i=K&r=0.5&platform=server&sdk=n&sdk-v=1.2.3&api-version=1", pollURL(cfg, "K", "0.5"))
 	cfg.URL = "http://x/settings?tenant=t"
-	assert.Equal(t, "http://x/settings?tenant=t&a=1&i=K&r=0.5&platform=server&sdk=n&sdk-v=1.2.3&api-version=1", vwoURL(cfg, "K", "0.5"))
-	assert.Equal(t, "ca3d163bab055381827226140568f3bef7eaac187cebd76878e0b63e9e442356", VWOSettingsRevision([]byte("{}\n")))
+	assert.Equal(t, "http://x/settings?tenant=t&a=1&i=K&r=0.5&platform=server&sdk=n&sdk-v=1.2.3&api-version=1", pollURL(cfg, "K", "0.5"))
+	assert.Equal(t, "ca3d163bab055381827226140568f3bef7eaac187cebd76878e0b63e9e442356", SettingsRevision([]byte("{}\n")))
 }
 
 // checkVWOQuery asserts the query is the VWO SDK's, parameters in its order, and returns r.
@@ -192,13 +197,13 @@ func TestVWOQuery(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, h.poller.FetchNow(ctx))
 	require.NoError(t, h.poller.FetchNow(ctx))
-	req := h.srv.seen()
+	req := h.srv.Seen()
 	require.Len(t, req, 2)
-	r0 := checkVWOQuery(t, req[0].rawQuery)
-	r1 := checkVWOQuery(t, req[1].rawQuery)
+	r0 := checkVWOQuery(t, req[0].RawQuery)
+	r1 := checkVWOQuery(t, req[1].RawQuery)
 	assert.NotEqual(t, r0, r1, "r is drawn for each request")
-	assert.Equal(t, VWOSettingsPath, req[0].path)
-	assert.Empty(t, req[0].authorization)
+	assert.Equal(t, SettingsPath, req[0].Path)
+	assert.Empty(t, req[0].Authorization)
 }
 
 func TestVWOCollectionPrefix(t *testing.T) {
@@ -219,7 +224,7 @@ func TestVWOCollectionPrefix(t *testing.T) {
 			defer mu.Unlock()
 			require.Len(t, seen, 1)
 			base, query, _ := strings.Cut(seen[0], "?")
-			assert.Equal(t, VWOSettingsURL(prefix), base)
+			assert.Equal(t, SettingsURL(prefix), base)
 			checkVWOQuery(t, query)
 			loaded := h.logs.FilterMessage("VWO settings file loaded").All()
 			require.Len(t, loaded, 1)
@@ -238,12 +243,12 @@ func TestVWOUnchangedAndChanged(t *testing.T) {
 	first := h.poller.Current()
 	require.NotNil(t, first)
 	assert.Equal(t, testAccount, first.AccountID)
-	assert.Equal(t, VWOSettingsRevision(vwoBody(1)), h.poller.Revision())
+	assert.Equal(t, SettingsRevision(vwoBody(1)), h.poller.Revision())
 	assert.Equal(t, []int{1}, h.updates.versions())
 	loaded := h.logs.FilterMessage("VWO settings file loaded").All()
 	require.Len(t, loaded, 1)
 	assert.Equal(t, zapcore.InfoLevel, loaded[0].Level)
-	assert.Equal(t, VWOSettingsRevision(vwoBody(1)), loaded[0].ContextMap()["revision"])
+	assert.Equal(t, SettingsRevision(vwoBody(1)), loaded[0].ContextMap()["revision"])
 
 	// Same body again (no validators): not delivered, not even parsed again.
 	for range 3 {
@@ -252,41 +257,41 @@ func TestVWOUnchangedAndChanged(t *testing.T) {
 	assert.Same(t, first, h.poller.Current())
 	assert.Equal(t, []int{1}, h.updates.versions())
 	assert.Equal(t, 1, h.updates.parseCount())
-	assert.Equal(t, 3, countMessage(h.logs, "VWO settings file unchanged"))
+	assert.Equal(t, 3, pollertest.CountMessage(h.logs, "VWO settings file unchanged"))
 
 	// Changed body: delivered.
-	h.srv.setBody(vwoBody(2))
+	h.srv.SetBody(vwoBody(2))
 	require.NoError(t, h.poller.FetchNow(ctx))
 	assert.Equal(t, 2, h.poller.Current().Version)
 	assert.Equal(t, []int{1, 2}, h.updates.versions())
 	updated := h.logs.FilterMessage("VWO settings file updated").All()
 	require.Len(t, updated, 1)
-	assert.Equal(t, VWOSettingsRevision(vwoBody(2)), updated[0].ContextMap()["revision"])
-	assert.Equal(t, VWOSettingsRevision(vwoBody(1)), updated[0].ContextMap()["previous_revision"])
+	assert.Equal(t, SettingsRevision(vwoBody(2)), updated[0].ContextMap()["revision"])
+	assert.Equal(t, SettingsRevision(vwoBody(1)), updated[0].ContextMap()["previous_revision"])
 
 	// Any byte counts: whitespace alone is a new revision.
-	h.srv.setBody(append(vwoBody(2), '\n'))
+	h.srv.SetBody(append(vwoBody(2), '\n'))
 	require.NoError(t, h.poller.FetchNow(ctx))
 	assert.Equal(t, []int{1, 2, 2}, h.updates.versions())
-	assert.Equal(t, 0, countMessage(h.logs, "waiting for the first"))
-	assert.Equal(t, 0, countMessage(h.logs, "Optimizely"))
+	assert.Equal(t, 0, pollertest.CountMessage(h.logs, "waiting for the first"))
+	assert.Equal(t, 0, pollertest.CountMessage(h.logs, "Optimizely"))
 }
 
 func TestVWOConditionalRequests(t *testing.T) {
 	h := newVWOHarness(t, time.Hour)
-	h.srv.mu.Lock()
-	h.srv.etag, h.srv.lastModified = `"v1"`, lm1
-	h.srv.mu.Unlock()
+	h.srv.Lock()
+	h.srv.ETag, h.srv.LastModified = `"v1"`, lm1
+	h.srv.Unlock()
 	ctx := context.Background()
 	require.NoError(t, h.poller.FetchNow(ctx))
 	require.NoError(t, h.poller.FetchNow(ctx)) // 304
-	req := h.srv.seen()
+	req := h.srv.Seen()
 	require.Len(t, req, 2)
-	assert.Empty(t, req[0].ifNoneMatch)
-	assert.Empty(t, req[0].ifModifiedSince)
-	assert.Equal(t, `"v1"`, req[1].ifNoneMatch)
-	assert.Equal(t, lm1, req[1].ifModifiedSince)
-	assert.Equal(t, 1, countMessage(h.logs, "VWO settings file not modified"))
+	assert.Empty(t, req[0].IfNoneMatch)
+	assert.Empty(t, req[0].IfModifiedSince)
+	assert.Equal(t, `"v1"`, req[1].IfNoneMatch)
+	assert.Equal(t, lm1, req[1].IfModifiedSince)
+	assert.Equal(t, 1, pollertest.CountMessage(h.logs, "VWO settings file not modified"))
 	assert.Equal(t, []int{1}, h.updates.versions())
 }
 
@@ -296,8 +301,8 @@ func TestVWODefaultParse(t *testing.T) {
 	}))
 	defer ts.Close()
 	var got []map[string]any
-	p := NewVWOSettings(VWOConfig{AccountID: testAccount, SDKKey: testKey, URL: ts.URL, Client: ts.Client()},
-		nil, func(m map[string]any) { got = append(got, m) })
+	p := NewSettingsPoller(PollConfig{AccountID: testAccount, SDKKey: testKey, URL: ts.URL, Client: ts.Client()},
+		nil, func(m map[string]any, _ string) { got = append(got, m) })
 	defer p.Shutdown()
 	require.NoError(t, p.FetchNow(context.Background()))
 	require.Len(t, got, 1)
@@ -311,13 +316,13 @@ func TestVWOInvalidKeepsLastGood(t *testing.T) {
 	good := h.poller.Current()
 
 	// The parse error quotes the body, which holds the key: redacted in the error and logs.
-	h.srv.setBody(append([]byte("<html>"), vwoBody(2)...))
+	h.srv.SetBody(append([]byte("<html>"), vwoBody(2)...))
 	err := h.poller.FetchNow(context.Background())
-	assertErrNoSecrets(t, err)
-	assert.Contains(t, err.Error(), sdkKeyPlaceholder)
-	h.srv.setBody([]byte(`{"version":3}`))
+	pollertest.AssertErrNoSecrets(t, err, testKey)
+	assert.Contains(t, err.Error(), poller.SDKKeyPlaceholder)
+	h.srv.SetBody([]byte(`{"version":3}`))
 	err = h.poller.FetchNow(context.Background())
-	assertErrNoSecrets(t, err)
+	pollertest.AssertErrNoSecrets(t, err, testKey)
 	assert.Same(t, good, h.poller.Current())
 	assert.Equal(t, []int{1}, h.updates.versions())
 
@@ -326,12 +331,12 @@ func TestVWOInvalidKeepsLastGood(t *testing.T) {
 	for _, w := range warns {
 		assert.Equal(t, "VWO settings file rejected; keeping the last good settings file", w.Message)
 		assert.Contains(t, w.ContextMap(), "error")
-		assert.Equal(t, VWOSettingsRevision(vwoBody(1)), w.ContextMap()["current_revision"])
-		assert.Contains(t, w.ContextMap()["url"], "i="+sdkKeyPlaceholder)
+		assert.Equal(t, SettingsRevision(vwoBody(1)), w.ContextMap()["current_revision"])
+		assert.Contains(t, w.ContextMap()["url"], "i="+poller.SDKKeyPlaceholder)
 	}
 
 	// The rejected bodies did not become the revision: the first body is still unchanged.
-	h.srv.setBody(vwoBody(1))
+	h.srv.SetBody(vwoBody(1))
 	require.NoError(t, h.poller.FetchNow(context.Background()))
 	assert.Equal(t, []int{1}, h.updates.versions())
 }
@@ -343,9 +348,9 @@ func TestVWORefusedKeepsLastGood(t *testing.T) {
 			require.NoError(t, h.poller.FetchNow(context.Background()))
 			good := h.poller.Current()
 
-			h.srv.setStatus(status)
+			h.srv.SetStatus(status)
 			err := h.poller.FetchNow(context.Background())
-			assertErrNoSecrets(t, err)
+			pollertest.AssertErrNoSecrets(t, err, testKey)
 			assert.Contains(t, err.Error(), fmt.Sprint(status))
 			assert.Contains(t, err.Error(), "vwo::account_id")
 			assert.Contains(t, err.Error(), "vwo::sdk_key")
@@ -360,17 +365,17 @@ func TestVWORefusedKeepsLastGood(t *testing.T) {
 			assert.GreaterOrEqual(t, refused[0].Level, zapcore.WarnLevel)
 			assert.Equal(t, int64(status), refused[0].ContextMap()["status"])
 			// The body echoed the URL (with the key); it is logged redacted.
-			assert.Contains(t, refused[0].ContextMap()["body"], "i="+sdkKeyPlaceholder)
-			assert.Contains(t, refused[0].ContextMap()["url"], "i="+sdkKeyPlaceholder)
+			assert.Contains(t, refused[0].ContextMap()["body"], "i="+poller.SDKKeyPlaceholder)
+			assert.Contains(t, refused[0].ContextMap()["url"], "i="+poller.SDKKeyPlaceholder)
 		})
 	}
 	t.Run("other statuses give no hint", func(t *testing.T) {
 		h := newVWOHarness(t, time.Hour)
-		h.srv.setStatus(http.StatusInternalServerError)
+		h.srv.SetStatus(http.StatusInternalServerError)
 		err := h.poller.FetchNow(context.Background())
-		assertErrNoSecrets(t, err)
+		pollertest.AssertErrNoSecrets(t, err, testKey)
 		assert.NotContains(t, err.Error(), "vwo::")
-		assert.Equal(t, 1, countMessage(h.logs, "VWO settings file request failed; keeping the last good settings file"))
+		assert.Equal(t, 1, pollertest.CountMessage(h.logs, "VWO settings file request failed; keeping the last good settings file"))
 	})
 }
 
@@ -379,12 +384,12 @@ func TestVWONetworkErrorRedactsURL(t *testing.T) {
 	h.ts.Close() // server unreachable
 	for range 3 {
 		err := h.poller.FetchNow(context.Background())
-		assertErrNoSecrets(t, err)
+		pollertest.AssertErrNoSecrets(t, err, testKey)
 		assert.NotContains(t, err.Error(), "server-side")
 		assert.Contains(t, err.Error(), "settings file request failed")
 	}
 	assert.Nil(t, h.poller.Current())
-	assert.Equal(t, 1, countMessage(h.logs, "waiting for the first VWO settings file; records are kept in the sending queue until it arrives"))
+	assert.Equal(t, 1, pollertest.CountMessage(h.logs, "waiting for the first VWO settings file; records are kept in the sending queue until it arrives"))
 	assert.Len(t, h.logs.FilterLevelExact(zapcore.WarnLevel).All(), 3)
 }
 
@@ -397,8 +402,8 @@ func TestVWOEscapedKeyRedacted(t *testing.T) {
 	}))
 	defer ts.Close()
 	core, logs := observer.New(zapcore.DebugLevel)
-	p := NewVWOSettings(VWOConfig{AccountID: 1, SDKKey: configopaque.String(key), URL: ts.URL, Client: ts.Client(), Logger: zap.New(core)},
-		nil, func(map[string]any) {})
+	p := NewSettingsPoller(PollConfig{AccountID: 1, SDKKey: configopaque.String(key), URL: ts.URL, Client: ts.Client(), Logger: zap.New(core)},
+		nil, func(map[string]any, string) {})
 	defer p.Shutdown()
 	err := p.FetchNow(context.Background())
 	require.Error(t, err)
@@ -419,16 +424,16 @@ func TestVWOMissingConfig(t *testing.T) {
 	ts := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { requests++ }))
 	defer ts.Close()
 	for _, tc := range []struct {
-		cfg  VWOConfig
+		cfg  PollConfig
 		want []string
 	}{
-		{VWOConfig{SDKKey: testKey}, []string{"vwo::account_id is not set"}},
-		{VWOConfig{AccountID: testAccount}, []string{"vwo::sdk_key is empty"}},
-		{VWOConfig{}, []string{"vwo::account_id is not set", "vwo::sdk_key is empty"}},
+		{PollConfig{SDKKey: testKey}, []string{"vwo::account_id is not set"}},
+		{PollConfig{AccountID: testAccount}, []string{"vwo::sdk_key is empty"}},
+		{PollConfig{}, []string{"vwo::account_id is not set", "vwo::sdk_key is empty"}},
 	} {
 		core, logs := observer.New(zapcore.DebugLevel)
 		tc.cfg.URL, tc.cfg.Client, tc.cfg.Logger = ts.URL, ts.Client(), zap.New(core)
-		p := NewVWOSettings(tc.cfg, nil, func(map[string]any) {})
+		p := NewSettingsPoller(tc.cfg, nil, func(map[string]any, string) {})
 		err := p.FetchNow(context.Background())
 		require.Error(t, err)
 		for _, w := range tc.want {
@@ -436,7 +441,7 @@ func TestVWOMissingConfig(t *testing.T) {
 		}
 		assert.NotContains(t, err.Error(), testKey)
 		assert.Equal(t, 1, logs.FilterMessage("cannot fetch the VWO settings file").Len())
-		assertNoSecrets(t, logs)
+		pollertest.AssertNoSecrets(t, logs, testKey)
 		p.Shutdown()
 	}
 	assert.Zero(t, requests)
@@ -444,43 +449,43 @@ func TestVWOMissingConfig(t *testing.T) {
 
 func TestVWOStartRecoversFromServerDown(t *testing.T) {
 	h := newVWOHarness(t, 50*time.Millisecond)
-	h.srv.mu.Lock()
-	h.srv.failFirst = 3
-	h.srv.mu.Unlock()
+	h.srv.Lock()
+	h.srv.FailFirst = 3
+	h.srv.Unlock()
 	h.poller.Start()
 	h.poller.Start() // no second goroutine
 	require.Eventually(t, func() bool { return h.poller.Current() != nil }, 15*time.Second, 10*time.Millisecond)
 	assert.Equal(t, []int{1}, h.updates.versions())
-	assert.Equal(t, 1, countMessage(h.logs, "waiting for the first VWO settings file"))
+	assert.Equal(t, 1, pollertest.CountMessage(h.logs, "waiting for the first VWO settings file"))
 	assert.GreaterOrEqual(t, len(h.logs.FilterLevelExact(zapcore.WarnLevel).All()), 3)
-	assert.Equal(t, 1, countMessage(h.logs, "VWO settings file loaded"))
+	assert.Equal(t, 1, pollertest.CountMessage(h.logs, "VWO settings file loaded"))
 
 	// Keeps polling at the interval: unchanged content delivers nothing, a change does.
-	n := len(h.srv.seen())
-	require.Eventually(t, func() bool { return len(h.srv.seen()) >= n+3 }, 10*time.Second, 10*time.Millisecond)
+	n := len(h.srv.Seen())
+	require.Eventually(t, func() bool { return len(h.srv.Seen()) >= n+3 }, 10*time.Second, 10*time.Millisecond)
 	assert.Equal(t, []int{1}, h.updates.versions())
-	h.srv.setBody(vwoBody(2))
+	h.srv.SetBody(vwoBody(2))
 	require.Eventually(t, func() bool { return h.poller.Current().Version == 2 }, 10*time.Second, 10*time.Millisecond)
 	h.poller.Shutdown()
 	h.poller.Shutdown()
-	n = len(h.srv.seen())
+	n = len(h.srv.Seen())
 	time.Sleep(150 * time.Millisecond)
-	assert.Equal(t, n, len(h.srv.seen()), "no request after Shutdown")
+	assert.Equal(t, n, len(h.srv.Seen()), "no request after Shutdown")
 	assert.Equal(t, []int{1, 2}, h.updates.versions())
-	assert.Equal(t, 1, countMessage(h.logs, "waiting for the first VWO settings file"))
-	for _, r := range h.srv.seen() {
-		checkVWOQuery(t, r.rawQuery)
+	assert.Equal(t, 1, pollertest.CountMessage(h.logs, "waiting for the first VWO settings file"))
+	for _, r := range h.srv.Seen() {
+		checkVWOQuery(t, r.RawQuery)
 	}
 }
 
 func TestVWOShutdownCancelsInFlight(t *testing.T) {
 	h := newVWOHarness(t, time.Hour)
-	h.srv.mu.Lock()
-	h.srv.block = true
-	h.srv.mu.Unlock()
+	h.srv.Lock()
+	h.srv.Block = true
+	h.srv.Unlock()
 	h.poller.Start()
 	select {
-	case <-h.srv.blocked:
+	case <-h.srv.Blocked:
 	case <-time.After(5 * time.Second):
 		t.Fatal("no request")
 	}
@@ -493,16 +498,16 @@ func TestVWOShutdownCancelsInFlight(t *testing.T) {
 	}
 	assert.Nil(t, h.poller.Current())
 	assert.Empty(t, h.logs.FilterLevelExact(zapcore.WarnLevel).All(), "a cancelled fetch is not a failure")
-	assert.Equal(t, 0, countMessage(h.logs, "waiting for the first"))
-	assert.Equal(t, 1, countMessage(h.logs, "VWO settings file fetch cancelled by shutdown"))
+	assert.Equal(t, 0, pollertest.CountMessage(h.logs, "waiting for the first"))
+	assert.Equal(t, 1, pollertest.CountMessage(h.logs, "VWO settings file fetch cancelled by shutdown"))
 
 	// FetchNow after Shutdown fails at once.
-	assertErrNoSecrets(t, h.poller.FetchNow(context.Background()))
-	assert.Len(t, h.srv.seen(), 1)
+	pollertest.AssertErrNoSecrets(t, h.poller.FetchNow(context.Background()), testKey)
+	assert.Len(t, h.srv.Seen(), 1)
 }
 
 func TestVWOShutdownWithoutStart(t *testing.T) {
-	p := NewVWOSettings[map[string]any](VWOConfig{AccountID: 1, SDKKey: "k"}, nil, nil)
+	p := NewSettingsPoller[map[string]any](PollConfig{AccountID: 1, SDKKey: "k"}, nil, nil)
 	p.Shutdown()
 	p.Shutdown()
 	p.Start() // after Shutdown: no goroutine

@@ -1,4 +1,4 @@
-package datafile
+package optimizely
 
 import (
 	"errors"
@@ -9,7 +9,8 @@ import (
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.uber.org/zap"
 
-	"github.com/experimentationexporter/experimentationexporter/internal/optimizely"
+	"github.com/experimentationexporter/experimentationexporter/internal/httpx"
+	"github.com/experimentationexporter/experimentationexporter/internal/poller"
 )
 
 const (
@@ -22,8 +23,8 @@ const (
 	authHint       = "check optimizely::sdk_key and optimizely::datafile_access_token"
 )
 
-// Config configures the Optimizely datafile poller.
-type Config struct {
+// PollConfig configures the Optimizely datafile poller.
+type PollConfig struct {
 	SDKKey      configopaque.String // required
 	AccessToken configopaque.String // optional: authenticated datafile
 	// URL optionally overrides the URL template; it may contain "%s" for the sdk key, else it
@@ -34,19 +35,12 @@ type Config struct {
 	Logger   *zap.Logger
 }
 
-// OnUpdate is called (from the poller goroutine, never concurrently with itself) with each
-// datafile whose revision differs from the last one delivered.
-type OnUpdate func(df *optimizely.Datafile)
-
-// DatafilePoller keeps an Optimizely datafile current.
-type DatafilePoller = Poller[*optimizely.Datafile]
-
 // URLFor resolves the datafile URL of cfg. The result contains the sdk key: never log it.
-func URLFor(cfg Config) string {
+func URLFor(cfg PollConfig) string {
 	return expand(cfg, string(cfg.SDKKey))
 }
 
-func expand(cfg Config, key string) string {
+func expand(cfg PollConfig, key string) string {
 	tmpl := cfg.URL
 	if tmpl == "" {
 		tmpl = DefaultURLTemplate
@@ -60,21 +54,21 @@ func expand(cfg Config, key string) string {
 	return strings.ReplaceAll(tmpl, "%s", key)
 }
 
-// New builds a poller of the Optimizely datafile of cfg.SDKKey; nothing happens until
-// Start or FetchNow. The revision is the datafile's "revision".
-func New(cfg Config, onUpdate OnUpdate) *DatafilePoller {
+// NewPoller builds a poller of the Optimizely datafile of cfg.SDKKey; nothing happens
+// until Start or FetchNow. The revision is the datafile's "revision".
+func NewPoller(cfg PollConfig, onUpdate poller.OnUpdate[*Datafile]) *poller.Poller[*Datafile] {
 	url := URLFor(cfg)
-	src := source[*optimizely.Datafile]{
-		what:       "Optimizely datafile",
-		noun:       "datafile",
-		loadedMsg:  "datafile loaded",
-		updatedMsg: "datafile updated",
-		waitingMsg: waitingMessage,
-		authHint:   authHint,
-		hintStatus: func(status int) bool {
+	src := poller.Source[*Datafile]{
+		What:       "Optimizely datafile",
+		Noun:       "datafile",
+		LoadedMsg:  "datafile loaded",
+		UpdatedMsg: "datafile updated",
+		WaitingMsg: waitingMessage,
+		AuthHint:   authHint,
+		HintStatus: func(status int) bool {
 			return status == http.StatusForbidden || status == http.StatusUnauthorized
 		},
-		check: func() error {
+		Check: func() error {
 			tmpl := cfg.URL
 			if tmpl == "" {
 				tmpl = DefaultURLTemplate
@@ -84,23 +78,23 @@ func New(cfg Config, onUpdate OnUpdate) *DatafilePoller {
 			}
 			return nil
 		},
-		url:         func() string { return url },
-		redactedURL: expand(cfg, sdkKeyPlaceholder),
-		header: func(h http.Header) {
+		URL:         func() string { return url },
+		RedactedURL: expand(cfg, poller.SDKKeyPlaceholder),
+		Header: func(h http.Header) {
 			if cfg.AccessToken != "" {
 				h.Set("Authorization", "Bearer "+string(cfg.AccessToken))
 			}
 		},
-		parse:         optimizely.Parse,
-		valueRevision: func(df *optimizely.Datafile) string { return df.Revision },
-		loadedFields: func(_ []byte, df *optimizely.Datafile) []zap.Field {
+		Parse:         Parse,
+		ValueRevision: func(df *Datafile) string { return df.Revision },
+		LoadedFields: func(_ []byte, df *Datafile) []zap.Field {
 			return []zap.Field{zap.String("project_id", df.ProjectID), zap.String("version", df.Version)}
 		},
 		// The token first: should the key be a substring of it, the token is still hidden whole.
-		secrets: secretList(
-			[2]string{string(cfg.AccessToken), tokenPlaceholder},
-			[2]string{string(cfg.SDKKey), sdkKeyPlaceholder},
+		Secrets: httpx.NewRedactor(
+			[2]string{string(cfg.AccessToken), poller.TokenPlaceholder},
+			[2]string{string(cfg.SDKKey), poller.SDKKeyPlaceholder},
 		),
 	}
-	return newPoller(src, cfg.Interval, cfg.Client, cfg.Logger, (func(*optimizely.Datafile))(onUpdate))
+	return poller.New(src, cfg.Interval, cfg.Client, cfg.Logger, onUpdate)
 }

@@ -3,42 +3,74 @@ package experimentationexporter // import "github.com/experimentationexporter/ex
 import (
 	"context"
 
+	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
-// The sending queue refuses an item larger than itself, forever: a push with more
-// records (or flag span events) than the queue holds is queued in parts.
+// logsSignal and tracesSignal wrap exporterhelper's exporter of each signal. Consume
+// queues a push larger than the sending queue in parts (the queue refuses an item
+// larger than itself, forever); Shutdown tells the exporter that the drain begins
+// before exporterhelper drains the queue, so what is queued in memory is still retried
+// until the drain deadline.
+type logsSignal struct {
+	exporter.Logs
+	exp *experimentationExporter
+}
 
-// ConsumeLogs queues a push that holds more records than the sending queue can take as
-// one item in parts: the queue refuses an item larger than itself, forever.
-func (d *drainingLogs) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
-	limit := recordsPerQueueItem(d.exp.cfg)
+func (s *logsSignal) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	limit := recordsPerQueueItem(s.exp.cfg)
 	if limit <= 0 || ld.LogRecordCount() <= limit {
-		return d.Logs.ConsumeLogs(ctx, ld)
+		return s.Logs.ConsumeLogs(ctx, ld)
 	}
 	for _, part := range splitLogs(ld, limit) {
-		if err := d.Logs.ConsumeLogs(ctx, part); err != nil {
+		if err := s.Logs.ConsumeLogs(ctx, part); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// ConsumeTraces queues a push with more span events than the sending queue can take as
-// one item in parts, as ConsumeLogs does for records.
-func (d *drainingTraces) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
-	limit := recordsPerQueueItem(d.exp.cfg)
+func (s *logsSignal) Shutdown(ctx context.Context) error {
+	return s.exp.drain.then(ctx, s.Logs.Shutdown)
+}
+
+type tracesSignal struct {
+	exporter.Traces
+	exp *experimentationExporter
+}
+
+// ConsumeTraces cuts by flag span events, as ConsumeLogs cuts by records.
+func (s *tracesSignal) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	limit := recordsPerQueueItem(s.exp.cfg)
 	if limit <= 0 || spanEventCount(td) <= limit {
-		return d.Traces.ConsumeTraces(ctx, td)
+		return s.Traces.ConsumeTraces(ctx, td)
 	}
 	for _, part := range splitTraces(td, limit) {
-		if err := d.Traces.ConsumeTraces(ctx, part); err != nil {
+		if err := s.Traces.ConsumeTraces(ctx, part); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func (s *tracesSignal) Shutdown(ctx context.Context) error {
+	return s.exp.drain.then(ctx, s.Traces.Shutdown)
+}
+
+// recordsPerQueueItem is the most records one queue item may hold (0: no limit): the
+// queue counts events, and a record may become several (VWO custom dimensions).
+func recordsPerQueueItem(cfg *Config) int {
+	q := cfg.QueueConfig.Get()
+	if q == nil || q.Sizer != exporterhelper.RequestSizerTypeItems {
+		return 0
+	}
+	limit := int(q.QueueSize)
+	if sec := cfg.section(); sec != nil {
+		limit /= max(sec.EventsPerRecord(), 1)
+	}
+	return max(limit, 1)
 }
 
 func spanEventCount(td ptrace.Traces) int {
@@ -90,20 +122,6 @@ func splitTraces(td ptrace.Traces, n int) []ptrace.Traces {
 		}
 	}
 	return parts
-}
-
-// recordsPerQueueItem is the most records one queue item may hold (0: no limit): the
-// queue counts events, and a record is one event, or more with VWO custom dimensions.
-func recordsPerQueueItem(cfg *Config) int {
-	q := cfg.QueueConfig.Get()
-	if q == nil || q.Sizer != exporterhelper.RequestSizerTypeItems {
-		return 0
-	}
-	limit := int(q.QueueSize)
-	if cfg.Destination == DestinationVWO && cfg.VWO.PushCustomDimensions {
-		limit /= 4 // room for a few custom dimensions per record
-	}
-	return max(limit, 1)
 }
 
 // splitLogs cuts ld into parts of at most n records, each with its records' resource
