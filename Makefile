@@ -25,18 +25,21 @@ sdkcompat:
 
 ## nodeclient: Node.js and the pinned OpenFeature/OpenTelemetry JS packages for the e2e tests.
 nodeclient:
-	bash e2e/nodeclient/install.sh
+	bash testbed/e2e/nodeclient/install.sh
 
+## lint: gofmt over every module; vet of the exporter, of testbed/ (the test tooling's own
+## module, with the e2e tag) and of testbed/e2e/goclient.
 lint:
-	cd e2e/goclient && go vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
 	go vet ./...
+	cd testbed && go vet -tags e2e ./...
+	cd testbed/e2e/goclient && go vet ./...
 
-## run: the demo: Event API replica + collector (examples/demo.yaml) + e2e/goclient, a Go app
-## using the Optimizely Go SDK via OpenFeature and its OpenTelemetry hook; checks what the API
-## received against the SDK's own impressions.
+## run: the demo: Event API replica + collector (examples/demo.yaml) + testbed/e2e/goclient, a Go
+## app using the Optimizely Go SDK via OpenFeature and its OpenTelemetry hook; checks what the API
+## received against the SDK's own impressions. testbed/ is its own module, so it runs from there.
 run: $(COLLECTOR)
-	go run ./cmd/demo -collector $(COLLECTOR) -config examples/demo.yaml
+	cd testbed && go run ./cmd/demo -collector ../$(COLLECTOR) -config ../examples/demo.yaml
 
 ## collector: build the collector with ocb from builder-config.yaml.
 collector: $(COLLECTOR)
@@ -59,9 +62,9 @@ generate: $(TOOLS)/mdatagen
 	ln -sfn $(CURDIR) /tmp/experimentationexporter
 	cd /tmp/experimentationexporter && PWD=/tmp/experimentationexporter $(TOOLS)/mdatagen metadata.yaml
 
-## e2e: end-to-end tests against a collector built with ocb.
+## e2e: end-to-end tests (testbed/e2e) against a collector built with ocb.
 e2e: $(COLLECTOR)
-	go test -count=1 -timeout 20m -tags e2e ./e2e/... -collector=$(CURDIR)/$(COLLECTOR)
+	cd testbed && go test -count=1 -timeout 20m -tags e2e ./e2e/... -collector=$(CURDIR)/$(COLLECTOR)
 
 bench:
 	go test -run xxx -bench . -benchmem -count 6 . | tee bench.out
@@ -73,6 +76,6 @@ fuzz:
 
 ## loadbench: events/s end to end (OTLP/HTTP → collector → loopback events API), CPU and peak RSS.
 loadbench: $(COLLECTOR)
-	go run ./cmd/loadbench -collector $(COLLECTOR) -batch-size 500
-	go run ./cmd/loadbench -collector $(COLLECTOR) -batch-size 500 -validate
-	go run ./cmd/loadbench -collector $(COLLECTOR) -batch-size 10 -events 200000
+	cd testbed && go run ./cmd/loadbench -collector ../$(COLLECTOR) -batch-size 500
+	cd testbed && go run ./cmd/loadbench -collector ../$(COLLECTOR) -batch-size 500 -validate
+	cd testbed && go run ./cmd/loadbench -collector ../$(COLLECTOR) -batch-size 10 -events 200000

@@ -7,7 +7,7 @@
 // With -conversions it also reports a purchase for every third user, as an app does:
 // an experiment.conversion log record through the OpenTelemetry logs SDK.
 //
-//	cd e2e/goclient && go build -o ../../_build/goclient .
+//	cd testbed/e2e/goclient && go build -o ../../../_build/goclient .
 //	goclient -datafile testdata/datafile.json -otlp http://127.0.0.1:4318 -users 200 -expect want.jsonl
 package main
 

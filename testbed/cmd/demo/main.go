@@ -1,13 +1,16 @@
 // Command demo runs the whole path on one machine: the Event API replica, the collector
 // built with ocb (examples/demo.yaml: traces and logs pipelines, no mapping), and
-// e2e/goclient, a real Go app: the official Optimizely Go SDK decides flags behind an
+// testbed/e2e/goclient, a real Go app: the official Optimizely Go SDK decides flags behind an
 // OpenFeature provider, the OpenFeature Go SDK's contrib OpenTelemetry hook records each
 // evaluation as a feature_flag.evaluation span event exported over OTLP/HTTP, and a
 // purchase of every third user is an experiment.conversion log record. The app captures
 // the impressions the SDK itself would have sent; the demo compares them with what the
 // replica received and exits non-zero on any difference.
 //
-//	go run ./cmd/demo -collector _build/otelcol-experimentation -config examples/demo.yaml
+// It runs from testbed/ (its own Go module; make run does that), so the default paths
+// are relative to testbed/:
+//
+//	cd testbed && go run ./cmd/demo -collector ../_build/otelcol-experimentation -config ../examples/demo.yaml
 package main
 
 import (
@@ -25,14 +28,14 @@ import (
 	"time"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/eventsapi"
-	"github.com/experimentationexporter/experimentationexporter/internal/harness"
+	"github.com/experimentationexporter/experimentationexporter/testbed/harness"
 )
 
 func main() {
-	collector := flag.String("collector", "_build/otelcol-experimentation", "collector binary built with ocb (make collector)")
-	config := flag.String("config", "examples/demo.yaml", "collector config; it reads OTLP_ENDPOINT, EVENTS_ENDPOINT and DATAFILE_PATH")
-	datafile := flag.String("datafile", "testdata/datafile.json", "Optimizely datafile the app decides with and the collector resolves against")
-	goclient := flag.String("goclient", "", "prebuilt e2e/goclient binary (default: build it from e2e/goclient)")
+	collector := flag.String("collector", "../_build/otelcol-experimentation", "collector binary built with ocb (make collector)")
+	config := flag.String("config", "../examples/demo.yaml", "collector config; it reads OTLP_ENDPOINT, EVENTS_ENDPOINT and DATAFILE_PATH")
+	datafile := flag.String("datafile", "../testdata/datafile.json", "Optimizely datafile the app decides with and the collector resolves against")
+	goclient := flag.String("goclient", "", "prebuilt testbed/e2e/goclient binary (default: build it from e2e/goclient)")
 	users := flag.Int("users", 300, "demo users: every flag of the datafile is evaluated for each")
 	conversions := flag.Bool("conversions", true, "the app also reports a purchase for every third user")
 	wait := flag.Duration("wait", 60*time.Second, "longest wait for the events to arrive")
@@ -58,12 +61,12 @@ func run(collector, config, datafile, goclient string, users int, conversions bo
 	defer os.RemoveAll(tmp)
 	if goclient == "" {
 		goclient = filepath.Join(tmp, "goclient")
-		fmt.Println("building the demo app (e2e/goclient, its own Go module)")
+		fmt.Println("building the demo app (testbed/e2e/goclient, its own Go module)")
 		build := exec.Command("go", "build", "-o", goclient, ".")
 		build.Dir = "e2e/goclient"
 		build.Env = append(os.Environ(), "GOWORK=off")
 		if out, err := build.CombinedOutput(); err != nil {
-			return fmt.Errorf("building e2e/goclient: %w\n%s", err, out)
+			return fmt.Errorf("building testbed/e2e/goclient: %w\n%s", err, out)
 		}
 	}
 

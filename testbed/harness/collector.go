@@ -1,6 +1,6 @@
 // Package harness runs a real collector binary and a real OTLP client for the demo,
 // the end-to-end tests and the load benchmark.
-package harness // import "github.com/experimentationexporter/experimentationexporter/internal/harness"
+package harness // import "github.com/experimentationexporter/experimentationexporter/testbed/harness"
 
 import (
 	"bytes"

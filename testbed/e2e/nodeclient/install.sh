@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs what e2e/nodeclient needs: Node.js and npm (Debian's packages, only when
+# Installs what testbed/e2e/nodeclient needs: Node.js and npm (Debian's packages, only when
 # missing), then the client's pinned packages from package-lock.json with npm ci.
-# Used by CI before `make e2e`; TestRealNodeClient skips without node or node_modules.
+# Used by CI (make nodeclient) before `make e2e`; TestRealNodeClient skips without node or node_modules.
 set -euo pipefail
 cd "$(dirname "$0")"
 if ! command -v node >/dev/null; then

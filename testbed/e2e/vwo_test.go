@@ -24,12 +24,12 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/eventsapi"
-	"github.com/experimentationexporter/experimentationexporter/internal/harness"
 	"github.com/experimentationexporter/experimentationexporter/internal/vwo"
+	"github.com/experimentationexporter/experimentationexporter/testbed/harness"
 )
 
 // TestRealNodeClientVWO proves the VWO path end to end with zero mapping: the real
-// Node.js OpenFeature app (e2e/nodeclient/emit.mjs, the OpenTelemetry EventHook) evaluates
+// Node.js OpenFeature app (testbed/e2e/nodeclient/emit.mjs, the OpenTelemetry EventHook) evaluates
 // the VWO settings file's campaigns by key (flag key = campaign key, variant = variation
 // name), half of the users over OTLP/HTTP protobuf and half over JSON; the exporter
 // (destination vwo, testdata/vwo_settings.json) must send exactly one eT 1 event per
@@ -38,7 +38,7 @@ import (
 // emit.mjs's own conversions (--conversions) carry only user.id, experiment.event.key and
 // experiment.revenue: no campaign key and no variation name, so for VWO they would all be
 // dropped as missing_campaign_id. The conversions come instead from the OpenTelemetry Go
-// SDK (internal/harness.Emitter), named the way a VWO app has to name them: user.id, the
+// SDK (testbed/harness.Emitter), named the way a VWO app has to name them: user.id, the
 // flag (campaign) key, the variation name, the goal identifier and the revenue.
 func TestRealNodeClientVWO(t *testing.T) {
 	const users = 100

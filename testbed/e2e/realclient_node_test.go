@@ -18,13 +18,13 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/experimentationexporter/experimentationexporter/internal/harness"
+	"github.com/experimentationexporter/experimentationexporter/testbed/harness"
 )
 
 // TestRealNodeClient feeds the collector from a real Node.js app: the OpenFeature server
 // SDK with the OpenTelemetry EventHook, exporting OTLP/HTTP logs with the OTel JS SDK
-// (e2e/nodeclient/emit.mjs). The app evaluates, per user and flag, the variation the
-// official Optimizely Go SDK decided (e2e/goclient, with its event dispatcher captured);
+// (testbed/e2e/nodeclient/emit.mjs). The app evaluates, per user and flag, the variation the
+// official Optimizely Go SDK decided (testbed/e2e/goclient, with its event dispatcher captured);
 // the impressions the exporter sends must equal the ones the Optimizely SDK sent for the
 // same evaluations, field by field, none missing and none extra.
 //
@@ -118,16 +118,16 @@ func splitByUser(t *testing.T, path string) map[string][]byte {
 	return out
 }
 
-// nodeClient returns e2e/nodeclient, or skips the test when Node.js or the client's
+// nodeClient returns testbed/e2e/nodeclient, or skips the test when Node.js or the client's
 // packages are missing (make nodeclient installs both).
 func nodeClient(t *testing.T) string {
 	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node is not on PATH: e2e/nodeclient/install.sh installs Node.js and the client's packages")
+		t.Skip("node is not on PATH: testbed/e2e/nodeclient/install.sh (make nodeclient) installs Node.js and the client's packages")
 	}
-	dir := repoPath(t, "e2e/nodeclient")
+	dir := repoPath(t, "testbed/e2e/nodeclient")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules")); err != nil {
-		t.Skip("e2e/nodeclient/node_modules is missing: run e2e/nodeclient/install.sh (npm ci)")
+		t.Skip("testbed/e2e/nodeclient/node_modules is missing: run make nodeclient (testbed/e2e/nodeclient/install.sh, npm ci)")
 	}
 	return dir
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/experimentationexporter/experimentationexporter/internal/harness"
+	"github.com/experimentationexporter/experimentationexporter/testbed/harness"
 )
 
 // cdn is a datafile CDN that answers 503 until serve is called.

@@ -22,7 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/eventsapi"
-	"github.com/experimentationexporter/experimentationexporter/internal/harness"
+	"github.com/experimentationexporter/experimentationexporter/testbed/harness"
 )
 
 // TestExampleConfigs checks that the shipped example configs pass the collector's validate.

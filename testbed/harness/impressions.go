@@ -54,7 +54,7 @@ func toImpression(d wireDecision, ev wireEvent) Impression {
 		Enabled: d.Metadata.Enabled, EntityID: ev.EntityID, EventKey: ev.Key}
 }
 
-// ReadExpect reads e2e/goclient's -expect file: the impressions the Optimizely SDK
+// ReadExpect reads testbed/e2e/goclient's -expect file: the impressions the Optimizely SDK
 // sent, by evaluation, and the number of evaluations per flag.
 func ReadExpect(path string) (map[EvalKey]Impression, map[string]int, error) {
 	f, err := os.Open(path)

@@ -1,4 +1,4 @@
-module github.com/experimentationexporter/experimentationexporter/e2e/goclient
+module github.com/experimentationexporter/experimentationexporter/testbed/e2e/goclient
 
 go 1.26.0
 

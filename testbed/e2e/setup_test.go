@@ -4,7 +4,7 @@
 // replica, fed by a real OTLP client (the OpenTelemetry Go SDK). Every test writes its
 // own collector config with free ports into t.TempDir().
 //
-//	go test -count=1 -timeout 20m -tags e2e ./e2e/... -collector=$PWD/_build/otelcol-experimentation
+//	cd testbed && go test -count=1 -timeout 20m -tags e2e ./e2e/... -collector=$PWD/../_build/otelcol-experimentation
 package e2e
 
 import (
@@ -21,7 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/eventsapi"
-	"github.com/experimentationexporter/experimentationexporter/internal/harness"
+	"github.com/experimentationexporter/experimentationexporter/testbed/harness"
 )
 
 var (
@@ -78,9 +78,10 @@ func binary(t *testing.T) string {
 	return *collectorBin
 }
 
+// repoPath resolves rel against the repository root (this package is testbed/e2e).
 func repoPath(t *testing.T, rel string) string {
 	t.Helper()
-	p, err := filepath.Abs(filepath.Join("..", rel))
+	p, err := filepath.Abs(filepath.Join("..", "..", rel))
 	require.NoError(t, err)
 	return p
 }

@@ -17,10 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/eventsapi"
-	"github.com/experimentationexporter/experimentationexporter/internal/harness"
+	"github.com/experimentationexporter/experimentationexporter/testbed/harness"
 )
 
-// TestRealGoClient runs e2e/goclient, a Go app that decides flags with the official
+// TestRealGoClient runs testbed/e2e/goclient, a Go app that decides flags with the official
 // Optimizely Go SDK behind an OpenFeature provider and reports each evaluation with the
 // OpenFeature contrib OpenTelemetry hook (a feature_flag.evaluation span event), into
 // a collector with a traces pipeline and no mapping config. The impressions that reach
@@ -106,14 +106,14 @@ func report(t *testing.T, what string, items []string) {
 	t.Errorf("%d %s, e.g.:\n  %s", len(items), what, strings.Join(show, "\n  "))
 }
 
-// buildGoClient builds e2e/goclient (its own module) into a temporary directory.
+// buildGoClient builds testbed/e2e/goclient (its own module) into a temporary directory.
 func buildGoClient(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "goclient")
 	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = repoPath(t, "e2e/goclient")
+	cmd.Dir = repoPath(t, "testbed/e2e/goclient")
 	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false", "GOWORK=off")
 	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "building e2e/goclient: %s", out)
+	require.NoError(t, err, "building testbed/e2e/goclient: %s", out)
 	return bin
 }

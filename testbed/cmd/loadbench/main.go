@@ -4,9 +4,13 @@
 // the collector's CPU seconds and peak RSS, this process's CPU (client and events API),
 // and whether anything was lost (it exits non-zero then). It is a measurement, not a test.
 //
-//	go run ./cmd/loadbench -collector _build/otelcol-experimentation                 # counting sink
-//	go run ./cmd/loadbench -collector _build/otelcol-experimentation -validate       # Event API replica
-//	go run ./cmd/loadbench -collector _build/otelcol-experimentation -sdk -clients 2 # OpenTelemetry Go SDK client
+// It runs from testbed/ (its own Go module; make loadbench does that), so the default
+// paths are relative to testbed/:
+//
+//	cd testbed
+//	go run ./cmd/loadbench -collector ../_build/otelcol-experimentation                 # counting sink
+//	go run ./cmd/loadbench -collector ../_build/otelcol-experimentation -validate       # Event API replica
+//	go run ./cmd/loadbench -collector ../_build/otelcol-experimentation -sdk -clients 2 # OpenTelemetry Go SDK client
 package main
 
 import (
@@ -26,11 +30,11 @@ import (
 	"time"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/eventsapi"
-	"github.com/experimentationexporter/experimentationexporter/internal/harness"
+	"github.com/experimentationexporter/experimentationexporter/testbed/harness"
 )
 
 func main() {
-	collector := flag.String("collector", "_build/otelcol-experimentation", "collector binary built with ocb (make collector)")
+	collector := flag.String("collector", "../_build/otelcol-experimentation", "collector binary built with ocb (make collector)")
 	events := flag.Int("events", 500000, "impressions to emit")
 	clients := flag.Int("clients", 4, "parallel OTLP clients")
 	batch := flag.Int("batch-size", 500, "exporter batch_size")
@@ -38,7 +42,7 @@ func main() {
 	perRequest := flag.Int("records-per-request", 1000, "log records per pre-encoded OTLP/HTTP request")
 	sdk := flag.Bool("sdk", false, "emit with the OpenTelemetry Go SDK (harness.Emitter) instead of pre-encoded OTLP/HTTP requests")
 	validate := flag.Bool("validate", false, "receive with the validating Event API replica instead of a counting sink")
-	datafile := flag.String("datafile", "testdata/datafile.json", "Optimizely datafile")
+	datafile := flag.String("datafile", "../testdata/datafile.json", "Optimizely datafile")
 	flag.Parse()
 	err := run(*collector, *datafile, *events, *clients, *batch, *consumers, *perRequest, *sdk, *validate)
 	if err != nil {
