@@ -15,64 +15,13 @@ import (
 
 // The sending queue holds two kinds of request: eventBatch, events built and encoded
 // before the queue, and pendingRecords, records kept while the destination cannot build
-// events yet (no datafile). Both keep their items in one buffer.
-
-// items are byte strings laid end to end in one buffer, each followed by a comma, so
-// items [i, j) are one contiguous slice (minus the last comma): a request body's middle.
-type items struct {
-	data []byte
-	ends []int // ends[i] is the offset just past item i's comma
-}
-
-func (s *items) start(i int) int {
-	if i == 0 {
-		return 0
-	}
-	return s.ends[i-1]
-}
-
-// endEvent closes the item just appended to data.
-func (s *items) endEvent() {
-	s.data = append(s.data, ',')
-	s.ends = append(s.ends, len(s.data))
-}
-
-// event returns item i.
-func (s *items) event(i int) []byte { return s.data[s.start(i) : s.ends[i]-1] }
-
-// events returns items [i, j) separated by commas.
-func (s *items) events(i, j int) []byte {
-	if j <= i {
-		return nil
-	}
-	return s.data[s.start(i) : s.ends[j-1]-1]
-}
-
-// sliceItems returns items [i, j) in memory of their own, so later merges into either
-// cannot overwrite the other.
-func (s *items) sliceItems(i, j int) items {
-	off := s.start(i)
-	out := items{data: append([]byte(nil), s.data[off:s.start(j)]...), ends: make([]int, j-i)}
-	for k := i; k < j; k++ {
-		out.ends[k-i] = s.ends[k] - off
-	}
-	return out
-}
-
-// appendItems adds every item of o.
-func (s *items) appendItems(o *items) {
-	off := len(s.data)
-	s.data = append(s.data, o.data...)
-	for _, e := range o.ends {
-		s.ends = append(s.ends, e+off)
-	}
-}
+// events yet (no datafile). Both keep their items in one destination.Events buffer.
 
 // eventBatch is the request of built events: encoded JSON laid end to end, so batching,
 // splitting and sending copy bytes and never re-encode.
 type eventBatch struct {
 	bctx *destination.Context
-	items
+	destination.Events
 	// attempt counts sends of these events, for the debug log.
 	attempt int
 }
@@ -80,7 +29,7 @@ type eventBatch struct {
 // pendingRecords is the request of records kept until events can be built: each item
 // is a serialized single-record plog.Logs.
 type pendingRecords struct {
-	items
+	destination.Events
 }
 
 // splitter is either request: a request of the other kind is never merged.
@@ -96,26 +45,26 @@ var (
 	_ splitter                            = (*pendingRecords)(nil)
 )
 
-func (b *eventBatch) ItemsCount() int { return len(b.ends) }
+func (b *eventBatch) ItemsCount() int { return b.Len() }
 
 // BytesSize is the size of the request body that carries the whole batch.
-func (b *eventBatch) BytesSize() int { return b.bodySize(0, len(b.ends)) }
+func (b *eventBatch) BytesSize() int { return b.bodySize(0, b.Len()) }
 
 // bodySize is the body size of events [i, j).
 func (b *eventBatch) bodySize(i, j int) int {
-	return len(b.bctx.Prefix) + len(b.events(i, j)) + len(b.bctx.Suffix)
+	return len(b.bctx.Prefix) + len(b.Range(i, j)) + len(b.bctx.Suffix)
 }
 
 // appendBody writes the request body for events [i, j) to dst.
 func (b *eventBatch) appendBody(dst []byte, i, j int) []byte {
 	dst = append(dst, b.bctx.Prefix...)
-	dst = append(dst, b.events(i, j)...)
+	dst = append(dst, b.Range(i, j)...)
 	return append(dst, b.bctx.Suffix...)
 }
 
 // slice returns events [i, j) as a new batch that owns its memory.
 func (b *eventBatch) slice(i, j int) *eventBatch {
-	return &eventBatch{bctx: b.bctx, items: b.sliceItems(i, j), attempt: b.attempt}
+	return &eventBatch{bctx: b.bctx, Events: b.Slice(i, j), attempt: b.attempt}
 }
 
 // MergeSplit merges other into b and splits the result at maxSize. A batch of another
@@ -129,7 +78,7 @@ func (b *eventBatch) MergeSplit(_ context.Context, maxSize int, szt exporterhelp
 	if !ok || o.bctx.Key != b.bctx.Key {
 		return appendSplit([]xexporterhelper.Request{b}, other, maxSize, szt)
 	}
-	b.appendItems(&o.items)
+	b.Append(&o.Events)
 	return b.split(maxSize, szt), nil
 }
 
@@ -145,7 +94,7 @@ func appendSplit(reqs []xexporterhelper.Request, other xexporterhelper.Request, 
 // split cuts b into batches of at most maxSize items or bytes (0 = no limit). A single
 // event larger than a byte limit travels alone; the sender drops it with a log line.
 func (b *eventBatch) split(maxSize int, szt exporterhelper.RequestSizerType) []xexporterhelper.Request {
-	return splitItems(b, len(b.ends), maxSize, szt, b.bodySize, func(i, j int) xexporterhelper.Request { return b.slice(i, j) })
+	return splitItems(b, b.Len(), maxSize, szt, b.bodySize, func(i, j int) xexporterhelper.Request { return b.slice(i, j) })
 }
 
 // splitItems cuts n items into parts of at most maxSize items, or of bodies of at most
@@ -177,7 +126,7 @@ func splitItems(whole xexporterhelper.Request, n, maxSize int, szt exporterhelpe
 // byteChunks cuts events into ranges whose bodies fit maxBytes. A range of one event may
 // exceed it: such an event can never be sent.
 func (b *eventBatch) byteChunks(maxBytes int, visit func(i, j int) bool) {
-	n := len(b.ends)
+	n := b.Len()
 	for i := 0; i < n; {
 		j := i + 1
 		for j < n && b.bodySize(i, j+1) <= maxBytes {
@@ -193,9 +142,9 @@ func (b *eventBatch) byteChunks(maxBytes int, visit func(i, j int) bool) {
 // OnError lets a retry resend only the events the events API has not accepted yet.
 func (b *eventBatch) OnError(err error) xexporterhelper.Request { return remainingOr(err, b) }
 
-func (p *pendingRecords) ItemsCount() int { return len(p.ends) }
+func (p *pendingRecords) ItemsCount() int { return p.Len() }
 
-func (p *pendingRecords) BytesSize() int { return len(p.events(0, len(p.ends))) }
+func (p *pendingRecords) BytesSize() int { return len(p.Range(0, p.Len())) }
 
 // MergeSplit merges kept records with kept records only.
 func (p *pendingRecords) MergeSplit(_ context.Context, maxSize int, szt exporterhelper.RequestSizerType, other xexporterhelper.Request) ([]xexporterhelper.Request, error) {
@@ -206,13 +155,13 @@ func (p *pendingRecords) MergeSplit(_ context.Context, maxSize int, szt exporter
 	if !ok {
 		return appendSplit([]xexporterhelper.Request{p}, other, maxSize, szt)
 	}
-	p.appendItems(&o.items)
+	p.Append(&o.Events)
 	return p.split(maxSize, szt), nil
 }
 
 func (p *pendingRecords) split(maxSize int, szt exporterhelper.RequestSizerType) []xexporterhelper.Request {
-	return splitItems(p, len(p.ends), maxSize, szt, func(i, j int) int { return len(p.events(i, j)) },
-		func(i, j int) xexporterhelper.Request { return &pendingRecords{items: p.sliceItems(i, j)} })
+	return splitItems(p, p.Len(), maxSize, szt, func(i, j int) int { return len(p.Range(i, j)) },
+		func(i, j int) xexporterhelper.Request { return &pendingRecords{Events: p.Slice(i, j)} })
 }
 
 // OnError: once built, a retry resends only the events not accepted yet.
@@ -251,24 +200,24 @@ const (
 
 func (batchEncoding) Marshal(_ context.Context, r xexporterhelper.Request) ([]byte, error) {
 	var c destination.Context
-	var s *items
+	var s *destination.Events
 	switch b := r.(type) {
 	case *eventBatch:
-		c, s = *b.bctx, &b.items
+		c, s = *b.bctx, &b.Events
 	case *pendingRecords:
-		c, s = destination.Context{Key: pendingKey}, &b.items
+		c, s = destination.Context{Key: pendingKey}, &b.Events
 	default:
 		return nil, fmt.Errorf("experimentation: cannot persist %T", r)
 	}
-	buf := make([]byte, 0, 64+len(c.Key)+len(c.URL)+len(c.Prefix)+len(c.Suffix)+len(s.data)+4*len(s.ends))
+	buf := make([]byte, 0, 64+len(c.Key)+len(c.URL)+len(c.Prefix)+len(c.Suffix)+len(s.Data)+4*len(s.Ends))
 	buf = append(buf, encodingVersion)
-	for _, f := range [][]byte{[]byte(c.Key), []byte(c.URL), c.Prefix, c.Suffix, s.data} {
+	for _, f := range [][]byte{[]byte(c.Key), []byte(c.URL), c.Prefix, c.Suffix, s.Data} {
 		buf = binary.AppendUvarint(buf, uint64(len(f)))
 		buf = append(buf, f...)
 	}
-	buf = binary.AppendUvarint(buf, uint64(len(s.ends)))
+	buf = binary.AppendUvarint(buf, uint64(len(s.Ends)))
 	prev := 0
-	for _, e := range s.ends {
+	for _, e := range s.Ends {
 		buf = binary.AppendUvarint(buf, uint64(e-prev))
 		prev = e
 	}
@@ -296,27 +245,27 @@ func (batchEncoding) Unmarshal(buf []byte) (context.Context, xexporterhelper.Req
 		return context.Background(), nil, errCorruptBatch
 	}
 	buf = buf[k:]
-	s := items{data: append([]byte(nil), fields[4]...), ends: make([]int, count)}
+	s := destination.Events{Data: append([]byte(nil), fields[4]...), Ends: make([]int, count)}
 	prev := 0
-	for i := range s.ends {
+	for i := range s.Ends {
 		d, k := binary.Uvarint(buf)
 		if k <= 0 {
 			return context.Background(), nil, errCorruptBatch
 		}
 		buf = buf[k:]
 		prev += int(d)
-		if prev > len(s.data) {
+		if prev > len(s.Data) {
 			return context.Background(), nil, errCorruptBatch
 		}
-		s.ends[i] = prev
+		s.Ends[i] = prev
 	}
-	if len(s.ends) > 0 && s.ends[len(s.ends)-1] != len(s.data) {
+	if len(s.Ends) > 0 && s.Ends[len(s.Ends)-1] != len(s.Data) {
 		return context.Background(), nil, errCorruptBatch
 	}
 	if string(fields[0]) == pendingKey {
-		return context.Background(), &pendingRecords{items: s}, nil
+		return context.Background(), &pendingRecords{Events: s}, nil
 	}
 	bctx := &destination.Context{Key: string(fields[0]), URL: string(fields[1]),
 		Prefix: append([]byte(nil), fields[2]...), Suffix: append([]byte(nil), fields[3]...)}
-	return context.Background(), &eventBatch{bctx: bctx, items: s}, nil
+	return context.Background(), &eventBatch{bctx: bctx, Events: s}, nil
 }

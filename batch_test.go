@@ -18,8 +18,8 @@ var testContext = &destination.Context{Key: "k1", URL: "http://x", Prefix: []byt
 func batchOf(bctx *destination.Context, first, n int) *eventBatch {
 	b := &eventBatch{bctx: bctx}
 	for k := 0; k < n; k++ {
-		b.data = fmt.Appendf(b.data, `{"i":%d}`, first+k)
-		b.endEvent()
+		b.Data = fmt.Appendf(b.Data, `{"i":%d}`, first+k)
+		b.End()
 	}
 	return b
 }
@@ -28,7 +28,7 @@ func bodies(reqs []xexporterhelper.Request) []string {
 	var out []string
 	for _, r := range reqs {
 		b := r.(*eventBatch)
-		out = append(out, string(b.appendBody(nil, 0, len(b.ends))))
+		out = append(out, string(b.appendBody(nil, 0, len(b.Ends))))
 	}
 	return out
 }

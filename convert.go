@@ -98,11 +98,11 @@ func (e *experimentationExporter) convert(ctx context.Context, ld plog.Logs) (xe
 	// Size the buffer from the mean event size seen so far: growing it by doubling
 	// would cost more than encoding the events.
 	n := ld.LogRecordCount()
-	b := &eventBatch{bctx: rev.Context, items: items{data: make([]byte, 0, n*int(e.meanEventBytes.Load())*9/8), ends: make([]int, 0, n)}}
+	b := &eventBatch{bctx: rev.Context, Events: destination.Events{Data: make([]byte, 0, n*int(e.meanEventBytes.Load())*9/8), Ends: make([]int, 0, n)}}
 	var t tally
 	e.buildInto(b, ld, rev.NewBuilder(), &t)
-	if k := len(b.ends); k > 0 {
-		e.meanEventBytes.Store(int64(len(b.data) / k))
+	if k := b.Len(); k > 0 {
+		e.meanEventBytes.Store(int64(len(b.Data) / k))
 	}
 	e.report(ctx, &t)
 	return b, nil
@@ -119,8 +119,6 @@ func (e *experimentationExporter) convertTraces(ctx context.Context, td ptrace.T
 }
 
 func (e *experimentationExporter) buildInto(b *eventBatch, ld plog.Logs, build destination.Builder, t *tally) {
-	// The builder appends to the batch's buffer; it is handed back at the end.
-	dst := destination.Events{Data: b.data, Ends: b.ends}
 	var f record.Fields
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
@@ -133,7 +131,7 @@ func (e *experimentationExporter) buildInto(b *eventBatch, ld plog.Logs, build d
 					t.add(reason.NotAnEvent, false, nil)
 					continue
 				}
-				r := build.Build(&dst, &f)
+				r := build.Build(&b.Events, &f)
 				if f.Privacy != (privacy.Counts{}) {
 					for i, n := range f.Privacy {
 						t.privacy[i] += int(n)
@@ -155,7 +153,6 @@ func (e *experimentationExporter) buildInto(b *eventBatch, ld plog.Logs, build d
 			}
 		}
 	}
-	b.data, b.ends = dst.Data, dst.Ends
 }
 
 // pendingBatch keeps the experimentation records of ld, one serialized single-record
@@ -187,8 +184,8 @@ func (e *experimentationExporter) pendingBatch(ctx context.Context, ld plog.Logs
 				if err != nil {
 					return nil, fmt.Errorf("keeping a record until the datafile arrives: %w", err)
 				}
-				b.data = append(b.data, raw...)
-				b.endEvent()
+				b.Data = append(b.Data, raw...)
+				b.End()
 			}
 		}
 	}
@@ -206,8 +203,8 @@ func (e *experimentationExporter) buildPending(ctx context.Context, p *pendingRe
 	build := rev.NewBuilder()
 	var t tally
 	unmarshaler := plog.ProtoUnmarshaler{}
-	for i := range p.ends {
-		ld, err := unmarshaler.UnmarshalLogs(p.event(i))
+	for i := range p.Ends {
+		ld, err := unmarshaler.UnmarshalLogs(p.Event(i))
 		if err != nil {
 			t.add(reason.CorruptPendingRecord, true, nil)
 			continue

@@ -40,7 +40,7 @@ func FuzzConvert(f *testing.F) {
 				t.Fatal(err)
 			}
 			b := req.(*eventBatch)
-			if body := b.appendBody(nil, 0, len(b.ends)); !json.Valid(body) {
+			if body := b.appendBody(nil, 0, len(b.Ends)); !json.Valid(body) {
 				t.Fatalf("invalid JSON body: %q", body)
 			}
 		}

@@ -23,7 +23,7 @@ func bodyOf(t *testing.T, e *experimentationExporter, ld plog.Logs) []byte {
 	req, err := e.convert(context.Background(), ld)
 	require.NoError(t, err)
 	b := req.(*eventBatch)
-	return b.appendBody(nil, 0, len(b.ends))
+	return b.appendBody(nil, 0, len(b.Ends))
 }
 
 func TestGoldenPayloads(t *testing.T) {

@@ -97,7 +97,7 @@ func TestSpanEventsBecomeImpressions(t *testing.T) {
 		req, err := e.convertTraces(context.Background(), td)
 		require.NoError(t, err)
 		b := req.(*eventBatch)
-		return b.appendBody(nil, 0, len(b.ends))
+		return b.appendBody(nil, 0, len(b.Ends))
 	}
 
 	// Current semantic conventions (Go hook).

@@ -78,7 +78,7 @@ func throttleDelay(err error) (time.Duration, bool) {
 // returns nil only when every event was accepted or dropped as permanently invalid; a
 // retryable error is a *partialError carrying the events not yet accepted.
 func (s *sender) send(ctx context.Context, b *eventBatch) error {
-	if len(b.ends) == 0 {
+	if b.Len() == 0 {
 		return nil
 	}
 	b.attempt++
@@ -149,9 +149,9 @@ func (s *sender) send(ctx context.Context, b *eventBatch) error {
 		}
 		// Retryable: keep this range and everything after it, in order.
 		rest := &eventBatch{bctx: b.bctx}
-		rest.appendItems(&b.slice(sp.i, sp.j).items)
+		rest.Append(&b.slice(sp.i, sp.j).Events)
 		for k := len(work) - 1; k >= 0; k-- {
-			rest.appendItems(&b.slice(work[k].i, work[k].j).items)
+			rest.Append(&b.slice(work[k].i, work[k].j).Events)
 		}
 		pe := &partialError{err: err, remaining: rest}
 		pe.retryAfter, _ = throttleDelay(err)
@@ -208,7 +208,7 @@ func (s *sender) post(ctx context.Context, b *eventBatch, i, j int) error {
 	// once it is being sent, so the transport may read them even after Do returns.
 	size := b.bodySize(i, j)
 	newBody := func() (io.ReadCloser, error) {
-		return io.NopCloser(io.MultiReader(bytes.NewReader(b.bctx.Prefix), bytes.NewReader(b.events(i, j)), bytes.NewReader(b.bctx.Suffix))), nil
+		return io.NopCloser(io.MultiReader(bytes.NewReader(b.bctx.Prefix), bytes.NewReader(b.Range(i, j)), bytes.NewReader(b.bctx.Suffix))), nil
 	}
 	body, _ := newBody()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, b.bctx.URL, body)

@@ -87,19 +87,6 @@ type Builder interface {
 	Build(dst *Events, f *record.Fields) Result
 }
 
-// Events are encoded events laid end to end, each followed by a comma, so the events
-// [i, j) of a request body are one contiguous slice.
-type Events struct {
-	Data []byte
-	Ends []int // Ends[i] is the offset just past event i's comma
-}
-
-// End closes the event just appended to Data.
-func (e *Events) End() {
-	e.Data = append(e.Data, ',')
-	e.Ends = append(e.Ends, len(e.Data))
-}
-
 // Result is what became of one record.
 type Result struct {
 	Events int // events appended; 0 when the record was skipped or dropped
