@@ -59,7 +59,7 @@ func TestGoldenPayloads(t *testing.T) {
 			record: impression("user-8", "free_shipping_banner", "free_shipping_50", "on"),
 		},
 		{
-			name:   "holdout impression: ids as the Go SDK sends them (campaign_id \"\", $opt_dummy_variation_id)",
+			name:   "holdout impression: ids as the JavaScript SDK 6.5+ sends them (campaign_id and entity_id the holdout id, variation_id null)",
 			golden: "optimizely_holdout_impression.json",
 			record: impression("user-9", "checkout_redesign", "global_holdout", "off"),
 		},

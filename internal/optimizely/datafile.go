@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -43,9 +42,11 @@ type rawExperiment struct {
 	AudienceConditions json.RawMessage   `json:"audienceConditions"`
 	ForcedVariations   map[string]string `json:"forcedVariations"`
 	Cmab               json.RawMessage   `json:"cmab"`
-	// Holdouts only: flag ids the holdout is limited to, or left out of.
-	IncludedFlags []string `json:"includedFlags"`
-	ExcludedFlags []string `json:"excludedFlags"`
+	// Local holdouts only: the ids of the rules the holdout is checked before.
+	IncludedRules []string `json:"includedRules"`
+	// Global holdouts only: a visitor in the holdout still gets the flag's delivery
+	// rules (and the holdout's impression besides).
+	ExcludeTargetedDeliveries bool `json:"excludeTargetedDeliveries"`
 }
 
 type rawAudience struct {
@@ -89,7 +90,10 @@ type rawDatafile struct {
 		ID          string          `json:"id"`
 		Experiments []rawExperiment `json:"experiments"`
 	} `json:"rollouts"`
-	Holdouts []rawExperiment `json:"holdouts"`
+	// Holdouts are global: checked before every flag's rules. LocalHoldouts are checked
+	// before each rule of their includedRules.
+	Holdouts      []rawExperiment `json:"holdouts"`
+	LocalHoldouts []rawExperiment `json:"localHoldouts"`
 }
 
 // Variation is one arm of a rule.
@@ -119,6 +123,13 @@ type Rule struct {
 	group       *group    // a mutually exclusive group the rule is bucketed through first
 	whitelist   map[string]string
 	cmab        bool // decided by a remote service: cannot be recomputed
+	// running: the status is Running. The JavaScript SDK 6.x skips a feature test (and
+	// any holdout) that is not; go-sdk v2.3.1 ignores the status of experiments.
+	running bool
+	// localHoldouts are checked before this rule, in datafile order (running ones).
+	localHoldouts []*Rule
+	// excludeTargetedDeliveries: see rawExperiment.
+	excludeTargetedDeliveries bool
 }
 
 // group is a mutually exclusive group (policy random).
@@ -132,10 +143,12 @@ type Flag struct {
 	Key   string
 	Rules map[string]*Rule
 
-	// The rules in the SDKs' decision order: holdouts, the flag's experiments, then the
-	// rollout's rules (targeted rules, the last one is everyone else).
+	// The rules in the SDKs' decision order: global holdouts (running), the flag's
+	// experiments, then the rollout's rules (targeted rules, the last one is everyone
+	// else); each rule's local holdouts come before it.
 	holdouts, experiments, rollout []*Rule
-	// byVariation lists, for each variation key, the rules holding it in decision order.
+	// byVariation lists, for each variation key, the rules holding it in decision order;
+	// experiments that are not running come last (a fallback only: no SDK decides them).
 	byVariation map[string][]*Rule
 }
 
@@ -234,27 +247,33 @@ func Parse(data []byte) (*Datafile, error) {
 			rollouts[ro.ID] = append(rollouts[ro.ID], add(e, RuleTypeRollout))
 		}
 	}
+	// As the JavaScript SDK 6.x reads them: every entry of holdouts is global (its
+	// includedFlags/excludedFlags are ignored); a local holdout without includedRules is
+	// invalid and never decides.
 	var holdouts []*Rule
 	for _, h := range raw.Holdouts {
 		holdouts = append(holdouts, add(h, RuleTypeHoldout))
 	}
+	for _, h := range raw.LocalHoldouts {
+		if len(h.IncludedRules) == 0 {
+			continue
+		}
+		lh := add(h, RuleTypeHoldout)
+		for _, id := range h.IncludedRules {
+			if r := byID[id]; r != nil && r != lh && lh.running {
+				r.localHoldouts = append(r.localHoldouts, lh)
+			}
+		}
+	}
 	flagged := map[string]bool{}
 	for _, f := range raw.FeatureFlags {
 		fl := &Flag{Key: f.Key, Rules: map[string]*Rule{}, byVariation: map[string][]*Rule{}}
-		// Holdouts apply to every flag unless the datafile scopes them; only running ones decide.
-		// As the Go SDK orders them: global holdouts, then those that include the flag.
-		for _, global := range []bool{true, false} {
-			for i, r := range holdouts {
-				h := raw.Holdouts[i]
-				if global != (len(h.IncludedFlags) == 0) {
-					continue
-				}
-				if _, dup := fl.Rules[r.Key]; !dup {
-					fl.Rules[r.Key] = r
-				}
-				if h.Status == "Running" && holdoutApplies(h, f.ID) {
-					fl.holdouts = append(fl.holdouts, r)
-				}
+		for _, r := range holdouts {
+			if _, dup := fl.Rules[r.Key]; !dup {
+				fl.Rules[r.Key] = r
+			}
+			if r.running {
+				fl.holdouts = append(fl.holdouts, r)
 			}
 		}
 		for _, id := range f.ExperimentIDs {
@@ -268,12 +287,37 @@ func Parse(data []byte) (*Datafile, error) {
 			fl.Rules[r.Key] = r
 			fl.rollout = append(fl.rollout, r)
 		}
-		for _, rules := range [][]*Rule{fl.holdouts, fl.experiments, fl.rollout} {
-			for _, r := range rules {
-				for _, v := range r.Variations {
-					fl.byVariation[v.Key] = append(fl.byVariation[v.Key], r)
-				}
+		held := map[*Rule]bool{}
+		holds := func(r *Rule) {
+			if held[r] {
+				return
 			}
+			held[r] = true
+			for _, v := range r.Variations {
+				fl.byVariation[v.Key] = append(fl.byVariation[v.Key], r)
+			}
+		}
+		for _, r := range fl.holdouts {
+			holds(r)
+		}
+		var stopped []*Rule
+		for _, rules := range [][]*Rule{fl.experiments, fl.rollout} {
+			for _, r := range rules {
+				for _, lh := range r.localHoldouts {
+					if _, dup := fl.Rules[lh.Key]; !dup {
+						fl.Rules[lh.Key] = lh
+					}
+					holds(lh)
+				}
+				if r.Type == RuleTypeFeatureTest && !r.running {
+					stopped = append(stopped, r)
+					continue
+				}
+				holds(r)
+			}
+		}
+		for _, r := range stopped {
+			holds(r)
 		}
 		df.Flags[f.Key] = fl
 	}
@@ -295,6 +339,9 @@ func newRule(e rawExperiment, typ string) *Rule {
 		audience:    parseAudienceTree(e.AudienceConditions, e.AudienceIDs),
 		whitelist:   e.ForcedVariations,
 		cmab:        len(e.Cmab) > 0 && string(e.Cmab) != "null",
+		running:     e.Status == "Running",
+
+		excludeTargetedDeliveries: e.ExcludeTargetedDeliveries,
 	}
 	for _, v := range e.Variations {
 		vr := &Variation{ID: v.ID, Key: v.Key, Enabled: v.FeatureEnabled != nil && *v.FeatureEnabled}
@@ -311,15 +358,6 @@ func trafficOf(raw []rawTraffic) []trafficRange {
 		out[i] = trafficRange{entityID: t.EntityID, endOfRange: t.EndOfRange}
 	}
 	return out
-}
-
-// holdoutApplies says whether a holdout decides for the flag with id flagID: a holdout
-// with includedFlags applies to those only, otherwise to every flag not excluded.
-func holdoutApplies(h rawExperiment, flagID string) bool {
-	if len(h.IncludedFlags) > 0 {
-		return slices.Contains(h.IncludedFlags, flagID)
-	}
-	return !slices.Contains(h.ExcludedFlags, flagID)
 }
 
 func allDigits(s string) bool {

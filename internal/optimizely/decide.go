@@ -18,6 +18,9 @@ const (
 	// sticky bucketing, attributes the app did not send): the first rule in decision
 	// order that holds it.
 	ResolvedByFallback
+	// ResolvedAmbiguous: the record carries no visitor attributes and several rules of
+	// the flag could have given the variation, depending on audiences: a guess.
+	ResolvedAmbiguous
 )
 
 // String is the value of the resolution metric attribute.
@@ -31,6 +34,8 @@ func (r Resolution) String() string {
 		return "bucketing"
 	case ResolvedByFallback:
 		return "fallback"
+	case ResolvedAmbiguous:
+		return "ambiguous"
 	}
 	return ""
 }
@@ -39,9 +44,10 @@ func (r Resolution) String() string {
 const bucketingIDAttr = "$opt_bucketing_id"
 
 // resolveRule finds the rule that gave variation varKey of the flag to a visitor, by
-// recomputing the Go SDK's decision (pkg/decision: holdouts, feature experiments,
-// rollout rules): the first rule whose outcome for this visitor is varKey. It returns
-// nil when no rule of the flag holds varKey.
+// recomputing the decision as the JavaScript SDK 6.x makes it
+// (core/decision_service: global holdouts, feature experiments that are running, rollout
+// rules, each rule's local holdouts before it): the first rule whose outcome for this
+// visitor is varKey. It returns nil when no rule of the flag holds varKey.
 func (d *Datafile) resolveRule(fl *Flag, varKey, visitorID string, attrs visitorAttrs) (*Rule, Resolution) {
 	candidates := fl.byVariation[varKey]
 	switch len(candidates) {
@@ -54,22 +60,48 @@ func (d *Datafile) resolveRule(fl *Flag, varKey, visitorID string, attrs visitor
 	if id, ok := attrs.str(bucketingIDAttr); ok {
 		bucketingID = id
 	}
+	how := ResolvedByBucketing
+	if !attrs.ok && d.audiencesDecide(candidates, varKey, visitorID, bucketingID) {
+		how = ResolvedAmbiguous
+	}
+	outcome := func(r *Rule) bool {
+		v := d.holdoutOutcome(r, bucketingID, attrs)
+		return v != nil && v.Key == varKey
+	}
+	skipExperiments := false
 	for _, h := range fl.holdouts {
-		if evalAudiences(h.audience, d.audiences, attrs) {
-			if v := h.bucket(bucketingID); v != nil && v.Key == varKey {
-				return h, ResolvedByBucketing
+		if v := d.holdoutOutcome(h, bucketingID, attrs); v != nil {
+			if v.Key == varKey {
+				return h, how
+			}
+			if h.excludeTargetedDeliveries {
+				// The visitor gets the delivery rules, not the experiments.
+				skipExperiments = true
+				break
 			}
 		}
 	}
-	for _, e := range fl.experiments {
-		if v := d.experimentOutcome(e, visitorID, bucketingID, attrs); v != nil && v.Key == varKey {
-			return e, ResolvedByBucketing
+	if !skipExperiments {
+		for _, e := range fl.experiments {
+			for _, lh := range e.localHoldouts {
+				if outcome(lh) {
+					return lh, how
+				}
+			}
+			if v := d.experimentOutcome(e, visitorID, bucketingID, attrs); v != nil && v.Key == varKey {
+				return e, how
+			}
 		}
 	}
 	if n := len(fl.rollout); n > 0 {
 		// Targeted rules in order; a visitor who qualifies for one but falls outside its
 		// traffic goes straight to the last rule, everyone else.
 		for _, r := range fl.rollout[:n-1] {
+			for _, lh := range r.localHoldouts {
+				if outcome(lh) {
+					return lh, how
+				}
+			}
 			if !evalAudiences(r.audience, d.audiences, attrs) {
 				continue
 			}
@@ -78,23 +110,65 @@ func (d *Datafile) resolveRule(fl *Flag, varKey, visitorID string, attrs visitor
 				break
 			}
 			if v.Key == varKey {
-				return r, ResolvedByBucketing
+				return r, how
 			}
 		}
 		last := fl.rollout[n-1]
+		for _, lh := range last.localHoldouts {
+			if outcome(lh) {
+				return lh, how
+			}
+		}
 		if evalAudiences(last.audience, d.audiences, attrs) {
 			if v := last.bucket(bucketingID); v != nil && v.Key == varKey {
-				return last, ResolvedByBucketing
+				return last, how
 			}
 		}
 	}
+	if how == ResolvedAmbiguous {
+		return candidates[0], how
+	}
 	return candidates[0], ResolvedByFallback
+}
+
+// holdoutOutcome is a running holdout's variation for the visitor, or nil.
+func (d *Datafile) holdoutOutcome(h *Rule, bucketingID string, attrs visitorAttrs) *Variation {
+	if !h.running || !evalAudiences(h.audience, d.audiences, attrs) {
+		return nil
+	}
+	return h.bucket(bucketingID)
+}
+
+// audiencesDecide reports, for a record without visitor attributes, whether the rule
+// depended on audiences it cannot evaluate: two or more candidate rules would give this
+// visitor varKey by traffic alone, and the first of them (in decision order) decides
+// through an audience rather than a whitelist.
+func (d *Datafile) audiencesDecide(candidates []*Rule, varKey, visitorID, bucketingID string) bool {
+	possible, firstTargeted := 0, false
+	for _, r := range candidates {
+		v := r.bucket(bucketingID)
+		key, whitelisted := r.whitelist[visitorID]
+		if whitelisted {
+			v = r.Variations[key]
+		}
+		if v == nil || v.Key != varKey {
+			continue
+		}
+		if possible == 0 {
+			firstTargeted = r.audience != nil && !whitelisted
+		}
+		possible++
+	}
+	return possible > 1 && firstTargeted
 }
 
 // experimentOutcome is a feature experiment's variation for the visitor: the forced
 // variation of the datafile's whitelist, else audiences and bucketing (through the
 // mutually exclusive group first). nil when the visitor gets none from this rule.
 func (d *Datafile) experimentOutcome(e *Rule, visitorID, bucketingID string, attrs visitorAttrs) *Variation {
+	if !e.running {
+		return nil // the JavaScript SDK checks the status first
+	}
 	if key, ok := e.whitelist[visitorID]; ok {
 		if v := e.Variations[key]; v != nil {
 			return v

@@ -135,10 +135,29 @@ func TestResolveRule(t *testing.T) {
 	}
 
 	// "on" without the attributes that qualified the visitor: no rule gives it, so the
-	// first rule in decision order that holds it, counted as a fallback.
-	rule, how = resolve(t, df, "pricing", "on", "user-1", nil)
+	// first rule in decision order that holds it. Two rules with audiences could have
+	// given it: a guess, counted as ambiguous.
+	both := ""
+	for i := 0; both == ""; i++ {
+		if u := fmt.Sprintf("user-%d", i); !inHoldout(u) && abVariation(u) == "on" && inBetaRule(u) {
+			both = u
+		}
+	}
+	rule, how = resolve(t, df, "pricing", "on", both, nil)
+	assert.Equal(t, "pricing_ab", rule)
+	assert.Equal(t, ResolvedAmbiguous, how)
+	// With attributes that qualify for neither rule, it is a fallback.
+	rule, how = resolve(t, df, "pricing", "on", both, map[string]any{"plan": "free"})
 	assert.Equal(t, "pricing_ab", rule)
 	assert.Equal(t, ResolvedByFallback, how)
+	// Only one rule could give it by traffic: no guess.
+	for i := 0; ; i++ {
+		if u := fmt.Sprintf("user-%d", i); !inHoldout(u) && abVariation(u) == "off" && inBetaRule(u) {
+			_, how = resolve(t, df, "pricing", "on", u, nil)
+			assert.Equal(t, ResolvedByFallback, how, u)
+			break
+		}
+	}
 
 	// $opt_bucketing_id replaces the visitor id in every hash.
 	for i := range 200 {
@@ -150,24 +169,130 @@ func TestResolveRule(t *testing.T) {
 		assert.Equal(t, "pricing_ab", rule, u)
 	}
 
-	// A variation held by one rule of the flag needs no bucketing.
-	for i := range 20 {
+	// A variation held by one rule of the flag needs no bucketing. Every entry of
+	// holdouts is global, as in the JavaScript SDK 6.x (includedFlags is ignored; go-sdk
+	// v2.3.1 would keep pricing_holdout to pricing): "off" of alpha is the holdout's too.
+	for i := range 200 {
 		u := fmt.Sprintf("user-%d", i)
 		rule, how := resolve(t, df, "alpha", "on", u, nil)
 		assert.Equal(t, "alpha_ab", rule, "unique in the flag")
 		assert.Equal(t, ResolvedUnique, how)
 		rule, how = resolve(t, df, "alpha", "off", u, nil)
-		assert.Equal(t, "alpha_default", rule)
-		assert.Equal(t, ResolvedUnique, how)
+		want := "alpha_default"
+		if inHoldout(u) {
+			want = "pricing_holdout"
+		}
+		assert.Equal(t, want, rule, u)
+		assert.Equal(t, ResolvedByBucketing, how, "no audience could have changed it")
 	}
 
 	// A variation no rule of the flag holds.
 	rule, _ = resolve(t, df, "pricing", "purple", "u", nil)
 	assert.Empty(t, rule)
 
-	// Holdouts apply to the flags they include, and only while running.
+	// Holdouts decide only while running; every flag has the global ones.
 	assert.Len(t, df.Flags["pricing"].holdouts, 1)
-	assert.Empty(t, df.Flags["alpha"].holdouts)
+	assert.Len(t, df.Flags["alpha"].holdouts, 1)
+	assert.NotNil(t, df.Flags["alpha"].Rules["paused_holdout"], "a record may still name it")
+}
+
+// jsDatafile has what go-sdk v2.3.1 does not read and the JavaScript SDK 6.x does: a
+// paused experiment, local holdouts before an experiment and before a delivery rule, a
+// global holdout that lets its visitors through to the delivery rules.
+const jsDatafile = `{
+  "version": "4", "accountId": "1", "projectId": "2", "revision": "3",
+  "attributes": [], "audiences": [],
+  "experiments": [
+    {"id": "200", "key": "paused_ab", "layerId": "300", "status": "Paused",
+     "variations": [{"id": "201", "key": "on", "featureEnabled": true}],
+     "trafficAllocation": [{"entityId": "201", "endOfRange": 10000}], "forcedVariations": {"qa": "on"}},
+    {"id": "210", "key": "live_ab", "layerId": "310", "status": "Running",
+     "variations": [{"id": "211", "key": "on", "featureEnabled": true}, {"id": "212", "key": "off", "featureEnabled": false}],
+     "trafficAllocation": [{"entityId": "211", "endOfRange": 5000}, {"entityId": "212", "endOfRange": 10000}]}
+  ],
+  "featureFlags": [
+    {"id": "1001", "key": "f", "rolloutId": "r1", "experimentIds": ["200", "210"]},
+    {"id": "1002", "key": "g", "rolloutId": "r2", "experimentIds": []}
+  ],
+  "rollouts": [
+    {"id": "r1", "experiments": [
+      {"id": "410", "key": "f_everyone", "layerId": "411", "status": "Running",
+       "variations": [{"id": "412", "key": "on", "featureEnabled": true}],
+       "trafficAllocation": [{"entityId": "412", "endOfRange": 10000}]}]},
+    {"id": "r2", "experiments": [
+      {"id": "420", "key": "g_everyone", "layerId": "421", "status": "Running",
+       "variations": [{"id": "422", "key": "on", "featureEnabled": true}],
+       "trafficAllocation": [{"entityId": "422", "endOfRange": 10000}]}]}
+  ],
+  "holdouts": [
+    {"id": "500", "key": "lenient_holdout", "status": "Running", "excludeTargetedDeliveries": true,
+     "variations": [{"id": "$opt_dummy_variation_id", "key": "held", "featureEnabled": false}],
+     "trafficAllocation": [{"entityId": "$opt_dummy_variation_id", "endOfRange": 1000}]}
+  ],
+  "localHoldouts": [
+    {"id": "600", "key": "live_ab_holdout", "status": "Running", "includedRules": ["210"],
+     "variations": [{"id": "$opt_dummy_variation_id", "key": "off", "featureEnabled": false}],
+     "trafficAllocation": [{"entityId": "$opt_dummy_variation_id", "endOfRange": 2000}]},
+    {"id": "610", "key": "delivery_holdout", "status": "Running", "includedRules": ["420"],
+     "variations": [{"id": "$opt_dummy_variation_id", "key": "on", "featureEnabled": false}],
+     "trafficAllocation": [{"entityId": "$opt_dummy_variation_id", "endOfRange": 3000}]},
+    {"id": "620", "key": "unscoped_local", "status": "Running",
+     "variations": [{"id": "621", "key": "on", "featureEnabled": false}],
+     "trafficAllocation": [{"entityId": "621", "endOfRange": 10000}]}
+  ]
+}`
+
+func TestResolveRuleAsTheJavaScriptSDK(t *testing.T) {
+	df, err := Parse([]byte(jsDatafile))
+	require.NoError(t, err)
+	lenient := func(u string) bool { return bucketValue(u, "500") < 1000 }
+	seen := map[string]int{}
+	for i := range 3000 {
+		u := fmt.Sprintf("user-%d", i)
+		// f "on": the paused experiment (everyone, also the whitelisted "qa") is never
+		// chosen; live_ab's local holdout comes before live_ab.
+		rule, how := resolve(t, df, "f", "on", u, nil)
+		switch {
+		case lenient(u):
+			// In a holdout that lets its visitors through to the delivery rules.
+			assert.Equal(t, "f_everyone", rule, u)
+		case bucketValue(u, "600") < 2000:
+			// Held out of live_ab, the SDK gives "off": a record saying "on" is not
+			// one it made; the first rule that gives "on" is taken.
+		case bucketValue(u, "210") < 5000:
+			assert.Equal(t, "live_ab", rule, u)
+			seen["live_ab"]++
+		default:
+			assert.Equal(t, "f_everyone", rule, u)
+		}
+		assert.Equal(t, ResolvedByBucketing, how)
+		rule, _ = resolve(t, df, "f", "off", u, nil)
+		if !lenient(u) && bucketValue(u, "600") < 2000 {
+			assert.Equal(t, "live_ab_holdout", rule, u)
+			seen["local holdout"]++
+		}
+		rule, _ = resolve(t, df, "f", "held", u, nil)
+		if lenient(u) {
+			assert.Equal(t, "lenient_holdout", rule, u)
+			seen["global holdout"]++
+		}
+		// g: a local holdout before the delivery rule.
+		rule, _ = resolve(t, df, "g", "on", u, nil)
+		want := "g_everyone"
+		if bucketValue(u, "610") < 3000 { // also for visitors let through by lenient_holdout
+			want = "delivery_holdout"
+			seen["delivery holdout"]++
+		}
+		assert.Equal(t, want, rule, u)
+	}
+	for _, k := range []string{"live_ab", "local holdout", "global holdout", "delivery holdout"} {
+		assert.Positive(t, seen[k], k)
+	}
+	rule, _ := resolve(t, df, "f", "on", "qa", nil)
+	assert.NotEqual(t, "paused_ab", rule, "a whitelist does not revive a paused experiment")
+	assert.Nil(t, df.Flags["f"].Rules["unscoped_local"], "a local holdout without includedRules never decides")
+	assert.Equal(t, "paused_ab", df.Flags["f"].byVariation["on"][len(df.Flags["f"].byVariation["on"])-1].Key,
+		"a paused experiment is the last fallback")
 }
 
 // Group bucketing decides which of the group's experiments a visitor can be in.

@@ -332,26 +332,36 @@ func appendTags(dst []byte, f *record.Fields, revenue pcommon.Value, hasRevenue 
 	return append(dst, '}')
 }
 
-// encodeDecisionParts encodes what an impression's JSON holds around the flag key,
-// rule type and enabled flag: the decision head ends with `"flag_key":`, the event head
-// starts after enabled and ends with `"timestamp":`.
-//
-// Ids go out as the datafile has them, as the Go SDK sends them: a holdout has no
-// layerId (campaign_id and entity_id "") and the variation id "$opt_dummy_variation_id".
+// encodeDecisionParts encodes what an impression's JSON holds around the flag key.
+// Ids go out normalized as the JavaScript SDK 6.5+ sends them (log_event.js
+// makeDecisionSnapshot): campaign_id and the event's entity_id are the layer id, else
+// the experiment id (a holdout has no layer), else null; a variation id that is not
+// numeric ($opt_dummy_variation_id) is null. go-sdk v2.3.1 sends "" and the id as is.
 func encodeDecisionParts(campaignID, experimentID, variationID, ruleKey, varKey string) (decisionHead, eventHead []byte) {
+	campaign := []byte("null")
+	switch {
+	case campaignID != "":
+		campaign = jsonw.String(nil, campaignID)
+	case experimentID != "":
+		campaign = jsonw.String(nil, experimentID)
+	}
 	d := append([]byte(nil), `"snapshots":[{"decisions":[{"campaign_id":`...)
-	d = jsonw.String(d, campaignID)
+	d = append(d, campaign...)
 	d = append(d, `,"experiment_id":`...)
 	d = jsonw.String(d, experimentID)
 	d = append(d, `,"variation_id":`...)
-	d = jsonw.String(d, variationID)
+	if allDigits(variationID) {
+		d = jsonw.String(d, variationID)
+	} else {
+		d = append(d, "null"...)
+	}
 	d = append(d, `,"metadata":{"rule_key":`...)
 	d = jsonw.String(d, ruleKey)
 	d = append(d, `,"variation_key":`...)
 	d = jsonw.String(d, varKey)
 	d = append(d, `,"flag_key":`...)
 	ev := append([]byte(nil), `}}],"events":[{"entity_id":`...)
-	ev = jsonw.String(ev, campaignID)
+	ev = append(ev, campaign...)
 	ev = append(ev, `,"key":"campaign_activated","timestamp":`...)
 	return d, ev
 }
