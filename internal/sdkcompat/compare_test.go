@@ -19,7 +19,7 @@ func TestCompareDetectsDifferences(t *testing.T) {
 	if err := json.Unmarshal([]byte(sdk), &v); err != nil {
 		t.Fatal(err)
 	}
-	if o := compare(&v, []byte(sdk), record.Built, ""); len(o.mismatch)+len(o.known) != 0 {
+	if o := compare(&v, []byte(sdk), record.Built, "", nil); len(o.mismatch)+len(o.known) != 0 {
 		t.Fatalf("identical visitors differ: %+v", o)
 	}
 	for _, c := range []struct{ from, to, want string }{
@@ -30,18 +30,18 @@ func TestCompareDetectsDifferences(t *testing.T) {
 		{`"entity_id":"1","key":"age"`, `"entity_id":"2","key":"age"`, "attribute"},
 		{`"entity_id":"10","key":"campaign_activated"`, `"entity_id":"11","key":"campaign_activated"`, "event.entity_id"},
 	} {
-		o := compare(&v, []byte(strings.Replace(sdk, c.from, c.to, 1)), record.Built, "")
+		o := compare(&v, []byte(strings.Replace(sdk, c.from, c.to, 1)), record.Built, "", nil)
 		if len(o.mismatch) == 0 || !strings.Contains(o.category, c.want) {
 			t.Errorf("%s → %s: outcome %+v, want a %s mismatch", c.from, c.to, o, c.want)
 		}
 	}
-	if o := compare(&v, nil, record.Dropped, "unknown_rule"); len(o.mismatch) == 0 {
+	if o := compare(&v, nil, record.Dropped, "unknown_rule", nil); len(o.mismatch) == 0 {
 		t.Error("a dropped record passes")
 	}
-	if o := compare(nil, []byte(sdk), record.Built, ""); len(o.mismatch) == 0 {
+	if o := compare(nil, []byte(sdk), record.Built, "", nil); len(o.mismatch) == 0 {
 		t.Error("an impression the SDK did not send passes")
 	}
-	if o := compare(nil, nil, record.Skipped, "flag_decision_not_sent"); len(o.mismatch) != 0 {
+	if o := compare(nil, nil, record.Skipped, "flag_decision_not_sent", nil); len(o.mismatch) != 0 {
 		t.Errorf("a skip the SDK agrees with fails: %+v", o)
 	}
 }

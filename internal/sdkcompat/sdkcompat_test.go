@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -69,6 +70,8 @@ type datafileCase struct {
 	path        string
 	sets        []attrSet
 	neverChosen map[string]bool // rules no user should get
+	// known lists the known differences this datafile must show: each is asserted.
+	known []string
 }
 
 func richSets() []attrSet {
@@ -139,9 +142,11 @@ func datafileSets() []attrSet {
 func datafileCases() []datafileCase {
 	return []datafileCase{
 		// draft_holdout holds out everyone if its status is ignored.
-		{"rich", "testdata/rich_datafile.json", richSets(), map[string]bool{"draft_holdout": true}},
+		{"rich", "testdata/rich_datafile.json", richSets(), map[string]bool{"draft_holdout": true},
+			[]string{knownHoldoutIDs, knownHoldoutScope, knownDecisionless}},
 		// checkout_redesign_ab takes all traffic without an audience: its rollout is unreachable.
-		{"datafile.json", "../../testdata/datafile.json", datafileSets(), map[string]bool{"checkout_beta_users": true, "default-rollout-9300000002001": true}},
+		{"datafile.json", "../../testdata/datafile.json", datafileSets(), map[string]bool{"checkout_beta_users": true, "default-rollout-9300000002001": true},
+			[]string{knownHoldoutIDs}},
 	}
 }
 
@@ -359,7 +364,53 @@ const (
 	// all (empty ids, rule_key "", variation_key ""); the record then has no variant and
 	// the exporter sends nothing.
 	knownDecisionless = "SDK sent a decision-less impression (no rule matched), exporter sent nothing"
+	// The exporter follows the JavaScript SDK 6.5+ (log_event.js makeDecisionSnapshot):
+	// a holdout's campaign_id and event entity_id are its id, a non-numeric variation id
+	// is null. go-sdk v2.3.1 sends "" and the datafile's id ($opt_dummy_variation_id).
+	knownHoldoutIDs = "holdout ids normalized as the JavaScript SDK 6.5+ sends them"
+	// The JavaScript SDK 6.x applies every holdouts entry to every flag
+	// (project_config.js parseHoldoutsConfig); go-sdk v2.3.1 honours includedFlags and
+	// excludedFlags. The exporter follows the JavaScript SDK.
+	knownHoldoutScope = "holdout the JavaScript SDK 6.x applies to this flag and go-sdk v2.3.1 does not (includedFlags/excludedFlags)"
 )
+
+// goScope says which holdouts go-sdk v2.3.1 applies to which flag.
+type goScope struct {
+	flagID   map[string]string // flag key → id
+	included map[string][]string
+	excluded map[string][]string
+}
+
+func newGoScope(t *testing.T, data []byte) *goScope {
+	var raw struct {
+		FeatureFlags []struct{ ID, Key string } `json:"featureFlags"`
+		Holdouts     []struct {
+			Key           string   `json:"key"`
+			IncludedFlags []string `json:"includedFlags"`
+			ExcludedFlags []string `json:"excludedFlags"`
+		} `json:"holdouts"`
+	}
+	if err := json.Unmarshal(data, &raw); err != nil {
+		t.Fatal(err)
+	}
+	g := &goScope{flagID: map[string]string{}, included: map[string][]string{}, excluded: map[string][]string{}}
+	for _, f := range raw.FeatureFlags {
+		g.flagID[f.Key] = f.ID
+	}
+	for _, h := range raw.Holdouts {
+		g.included[h.Key], g.excluded[h.Key] = h.IncludedFlags, h.ExcludedFlags
+	}
+	return g
+}
+
+// applies says whether go-sdk v2.3.1 lets holdout decide for the flag.
+func (g *goScope) applies(holdout, flagKey string) bool {
+	id := g.flagID[flagKey]
+	if inc := g.included[holdout]; len(inc) > 0 {
+		return slices.Contains(inc, id)
+	}
+	return !slices.Contains(g.excluded[holdout], id)
+}
 
 type outcome struct {
 	known     []string // known differences found
@@ -368,7 +419,7 @@ type outcome struct {
 	attrOrder bool     // attributes equal as sets but in another order
 }
 
-func compare(sdk *visitorJSON, out []byte, verdict record.Verdict, reason string) outcome {
+func compare(sdk *visitorJSON, out []byte, verdict record.Verdict, reason string, scope *goScope) outcome {
 	var o outcome
 	if sdk == nil {
 		if verdict != record.Skipped {
@@ -399,6 +450,28 @@ func compare(sdk *visitorJSON, out []byte, verdict record.Verdict, reason string
 		return o
 	}
 	ed := ev.Snapshots[0].Decisions[0]
+	if scope != nil && ed.Metadata.RuleType == "holdout" && ed.Metadata.RuleKey != sd.Metadata.RuleKey &&
+		!scope.applies(ed.Metadata.RuleKey, sd.Metadata.FlagKey) {
+		o.known = append(o.known, fmt.Sprintf("%s (SDK %s, exporter %s)", knownHoldoutScope, sd.Metadata.RuleType, ed.Metadata.RuleKey))
+		return o
+	}
+	if sd.Metadata.RuleType == "holdout" && ed.Metadata.RuleKey == sd.Metadata.RuleKey && sd.CampaignID == "" {
+		// Compare with what the JavaScript SDK sends; the difference is known.
+		var vid any
+		if s, ok := sd.VariationID.(string); ok && allDigits(s) {
+			vid = s
+		}
+		if ed.CampaignID == sd.ExperimentID && ev.Snapshots[0].Events[0].EntityID == sd.ExperimentID && reflect.DeepEqual(ed.VariationID, vid) {
+			o.known = append(o.known, knownHoldoutIDs)
+			js := *sdk
+			js.Snapshots = append(js.Snapshots[:0:0], sdk.Snapshots...)
+			js.Snapshots[0].Decisions = []decisionJSON{sd}
+			js.Snapshots[0].Decisions[0].CampaignID, js.Snapshots[0].Decisions[0].VariationID = ed.CampaignID, ed.VariationID
+			js.Snapshots[0].Events = append(js.Snapshots[0].Events[:0:0], sdk.Snapshots[0].Events...)
+			js.Snapshots[0].Events[0].EntityID = ed.CampaignID
+			sdk, sd = &js, js.Snapshots[0].Decisions[0]
+		}
+	}
 	var fields []string
 	diff := func(field string, s, e any) {
 		if reflect.DeepEqual(s, e) {
@@ -693,6 +766,7 @@ func run(t *testing.T, dc datafileCase, sample func(i int) bool, passRuleKey boo
 		t.Fatal(err)
 	}
 	flags := flagKeys(t, data)
+	scope := newGoScope(t, data)
 	exp := newExporterRun(t, data)
 	tl := newTally(dc.name)
 	for _, set := range dc.sets {
@@ -723,7 +797,7 @@ func run(t *testing.T, dc datafileCase, sample func(i int) bool, passRuleKey boo
 				}
 				out, verdict, reason := exp.build(id, fl, d.variationKey, ruleKey, attrs)
 				desc := fmt.Sprintf("[%s %s %s] SDK rule=%q var=%q", set.name, id, fl, d.ruleKey, d.variationKey)
-				tl.add(desc, d.ruleKey, sdk, compare(sdk, out, verdict, reason))
+				tl.add(desc, d.ruleKey, sdk, compare(sdk, out, verdict, reason, scope))
 			}
 		}
 		if !passRuleKey && allSampled(sample) && used != len(sent) {
@@ -736,6 +810,18 @@ func run(t *testing.T, dc datafileCase, sample func(i int) bool, passRuleKey boo
 			if tl.byRule[k] == 0 && !dc.neverChosen[k] {
 				t.Errorf("%s: the SDK never chose rule %q; adjust the datafile or the attribute sets", dc.name, k)
 			}
+		}
+	}
+	// Where go-sdk v2.3.1 and the JavaScript SDK 6.x disagree, the exporter follows the
+	// JavaScript SDK: each difference the datafile exercises must show up.
+	for _, want := range dc.known {
+		found := false
+		for k := range tl.known {
+			found = found || strings.HasPrefix(k, want)
+		}
+		// With the rule key on the record, only the ids can differ.
+		if !found && (!passRuleKey || want == knownHoldoutIDs) {
+			t.Errorf("%s: expected the known difference %q, found none", dc.name, want)
 		}
 	}
 	if tl.failed() {
@@ -772,4 +858,13 @@ func TestSDKCompatExplicitRuleKey(t *testing.T) {
 			run(t, dc, func(i int) bool { return i%10 == 0 }, true)
 		})
 	}
+}
+
+func allDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
