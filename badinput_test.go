@@ -73,14 +73,14 @@ func TestBadInputIsDroppedAloneAndCounted(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, 2, req.ItemsCount(), "the valid records around the bad one are built")
 
-			want := []metricdata.DataPoint[int64]{{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", tt.reason))}}
+			want := []metricdata.DataPoint[int64]{{Value: 1, Attributes: attribute.NewSet(exporterAttr, attribute.String("reason", tt.reason))}}
 			if tt.skipped {
 				metadatatest.AssertEqualExporterExperimentationRecordsSkipped(t, tel, want, metricdatatest.IgnoreTimestamp())
 			} else {
 				metadatatest.AssertEqualExporterExperimentationEventsDropped(t, tel, want, metricdatatest.IgnoreTimestamp())
 			}
 			metadatatest.AssertEqualExporterExperimentationEventsBuilt(t, tel, []metricdata.DataPoint[int64]{
-				{Value: 2, Attributes: attribute.NewSet(attribute.String("event_type", "impression"))},
+				{Value: 2, Attributes: attribute.NewSet(exporterAttr, attribute.String("event_type", "impression"))},
 			}, metricdatatest.IgnoreTimestamp())
 		})
 	}

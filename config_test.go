@@ -272,13 +272,13 @@ func TestLoadConfigPrivacy(t *testing.T) {
 		assert.NotContains(t, string(body), raw)
 	}
 	metadatatest.AssertEqualExporterExperimentationAttributesRedacted(t, tel, []metricdata.DataPoint[int64]{
-		{Value: 2, Attributes: attribute.NewSet(attribute.String("reason", "not_allowed"))},
-		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "denied"))},
-		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "email"))},
-		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "card"))},
-		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "pattern"))},
-		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", "oversize"))},
-		{Value: 3, Attributes: attribute.NewSet(attribute.String("reason", "hashed"))},
+		{Value: 2, Attributes: attribute.NewSet(exporterAttr, attribute.String("reason", "not_allowed"))},
+		{Value: 1, Attributes: attribute.NewSet(exporterAttr, attribute.String("reason", "denied"))},
+		{Value: 1, Attributes: attribute.NewSet(exporterAttr, attribute.String("reason", "email"))},
+		{Value: 1, Attributes: attribute.NewSet(exporterAttr, attribute.String("reason", "card"))},
+		{Value: 1, Attributes: attribute.NewSet(exporterAttr, attribute.String("reason", "pattern"))},
+		{Value: 1, Attributes: attribute.NewSet(exporterAttr, attribute.String("reason", "oversize"))},
+		{Value: 3, Attributes: attribute.NewSet(exporterAttr, attribute.String("reason", "hashed"))},
 	}, metricdatatest.IgnoreTimestamp())
 
 	// A misspelled key under privacy (also nested) fails to unmarshal and is named.

@@ -18,6 +18,7 @@ import (
 // tally counts a conversion's outcomes so metrics are recorded once per call.
 type tally struct {
 	impressions, conversions, extra int
+	guessed                         int // impressions whose rule was a guess
 	reasons                         []reasonCount
 	resolutions                     []resolutionCount
 	privacy                         [privacy.NumReasons]int
@@ -73,6 +74,9 @@ func (e *experimentationExporter) report(ctx context.Context, t *tally) {
 	e.obs.built(ctx, "custom_dimension", t.extra)
 	for _, r := range t.resolutions {
 		e.obs.resolved(ctx, r.resolution, r.n)
+	}
+	if t.guessed > 0 {
+		e.obs.guessed(t.guessed)
 	}
 	for reason, n := range t.privacy {
 		if n > 0 {
@@ -149,6 +153,9 @@ func (e *experimentationExporter) buildInto(b *eventBatch, ld plog.Logs, build d
 				t.extra += r.Events - 1
 				if r.Resolution != "" {
 					t.resolved(r.Resolution)
+				}
+				if r.Guessed {
+					t.guessed++
 				}
 			}
 		}

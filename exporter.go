@@ -58,7 +58,7 @@ func newExporter(cfg *Config, set exporter.Settings) (*experimentationExporter, 
 	if sec == nil {
 		return nil, fmt.Errorf("unknown destination %q", cfg.Destination)
 	}
-	obs := newObserver(tb, set.Logger)
+	obs := newObserver(tb, set.Logger, set.ID)
 	e := &experimentationExporter{
 		cfg:    cfg,
 		set:    set.TelemetrySettings,

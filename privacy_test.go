@@ -108,9 +108,9 @@ func TestPrivacyCountsWhatItRemoves(t *testing.T) {
 	_, err = e.convert(context.Background(), logsOf(personal("u1"), personal("u2")))
 	require.NoError(t, err)
 	metadatatest.AssertEqualExporterExperimentationAttributesRedacted(t, tel, []metricdata.DataPoint[int64]{
-		{Value: 2, Attributes: attribute.NewSet(attribute.String("reason", "denied"))},
-		{Value: 2, Attributes: attribute.NewSet(attribute.String("reason", "email"))},
-		{Value: 2, Attributes: attribute.NewSet(attribute.String("reason", "card"))},
+		{Value: 2, Attributes: attribute.NewSet(exporterAttr, attribute.String("reason", "denied"))},
+		{Value: 2, Attributes: attribute.NewSet(exporterAttr, attribute.String("reason", "email"))},
+		{Value: 2, Attributes: attribute.NewSet(exporterAttr, attribute.String("reason", "card"))},
 	}, metricdatatest.IgnoreTimestamp())
 }
 

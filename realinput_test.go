@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,6 +19,9 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
 	"github.com/experimentationexporter/experimentationexporter/internal/metadatatest"
@@ -58,8 +63,8 @@ func TestImpressionWithoutRuleKeyMatchesTheExplicitOne(t *testing.T) {
 		assert.JSONEq(t, string(want), string(got), tc.flag)
 	}
 	metadatatest.AssertEqualExporterExperimentationImpressionsResolved(t, tel, []metricdata.DataPoint[int64]{
-		{Value: 2, Attributes: attribute.NewSet(attribute.String("resolution", "record"))},
-		{Value: 2, Attributes: attribute.NewSet(attribute.String("resolution", "unique"))},
+		{Value: 2, Attributes: attribute.NewSet(exporterAttr, attribute.String("resolution", "record"))},
+		{Value: 2, Attributes: attribute.NewSet(exporterAttr, attribute.String("resolution", "unique"))},
 	}, metricdatatest.IgnoreTimestamp())
 }
 
@@ -199,4 +204,62 @@ func TestSplitTracesBySpanEvents(t *testing.T) {
 	}
 	assert.Equal(t, []int{2, 5, 2}, sizes, "a span with more events than the limit travels alone")
 	assert.Equal(t, 5, td.SpanCount())
+}
+
+// ambiguousDatafile: "on" of flag pricing comes from an experiment for plan=pro or from
+// a rollout rule for beta users, both taking everyone they target.
+const ambiguousDatafile = `{
+  "version": "4", "accountId": "1", "projectId": "2", "revision": "3", "sendFlagDecisions": true,
+  "attributes": [{"id": "10", "key": "plan"}, {"id": "11", "key": "beta"}],
+  "audiences": [
+    {"id": "100", "conditions": "[\"or\", {\"match\": \"exact\", \"name\": \"plan\", \"type\": \"custom_attribute\", \"value\": \"pro\"}]"},
+    {"id": "101", "conditions": "[\"or\", {\"match\": \"exact\", \"name\": \"beta\", \"type\": \"custom_attribute\", \"value\": true}]"}
+  ],
+  "experiments": [
+    {"id": "200", "key": "pricing_ab", "layerId": "300", "status": "Running", "audienceIds": ["100"],
+     "variations": [{"id": "201", "key": "on", "featureEnabled": true}],
+     "trafficAllocation": [{"entityId": "201", "endOfRange": 10000}]}
+  ],
+  "featureFlags": [{"id": "1001", "key": "pricing", "rolloutId": "r1", "experimentIds": ["200"]}],
+  "rollouts": [{"id": "r1", "experiments": [
+    {"id": "400", "key": "beta_users", "layerId": "401", "status": "Running", "audienceIds": ["101"],
+     "variations": [{"id": "402", "key": "on", "featureEnabled": true}],
+     "trafficAllocation": [{"entityId": "402", "endOfRange": 10000}]},
+    {"id": "410", "key": "everyone_else", "layerId": "411", "status": "Running",
+     "variations": [{"id": "412", "key": "off", "featureEnabled": false}],
+     "trafficAllocation": [{"entityId": "412", "endOfRange": 10000}]}]}]
+}`
+
+// Without visitor attributes the rule of "on" is a guess: counted as ambiguous, and the
+// operator is told once how to send the attributes; with them, it is no guess.
+func TestAmbiguousResolutionIsCountedAndExplained(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "datafile.json")
+	require.NoError(t, os.WriteFile(path, []byte(ambiguousDatafile), 0o600))
+	cfg := testConfig("http://127.0.0.1:1/v1/events")
+	cfg.Optimizely.DatafilePath = path
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	core, logs := observer.New(zapcore.InfoLevel)
+	set := metadatatest.NewSettings(tel)
+	set.Logger = zap.New(core)
+	e, err := newExporter(cfg, set)
+	require.NoError(t, err)
+	require.NoError(t, e.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { _ = e.Shutdown(context.Background()) })
+
+	for i := range 3 {
+		bodyOf(t, e, logsOf(hookRecord(fmt.Sprintf("user-%d", i), "pricing", "on")))
+	}
+	beta := func(lr plog.LogRecord) {
+		lr.Attributes().PutEmptyMap("experiment.visitor.attributes").PutBool("beta", true)
+	}
+	body := bodyOf(t, e, logsOf(with(hookRecord("user-9", "pricing", "on"), beta)))
+	assert.Contains(t, string(body), `"rule_key":"beta_users"`, "the attributes tell the rule")
+	metadatatest.AssertEqualExporterExperimentationImpressionsResolved(t, tel, []metricdata.DataPoint[int64]{
+		{Value: 3, Attributes: attribute.NewSet(exporterAttr, attribute.String("resolution", "ambiguous"))},
+		{Value: 1, Attributes: attribute.NewSet(exporterAttr, attribute.String("resolution", "bucketing"))},
+	}, metricdatatest.IgnoreTimestamp())
+	hints := logs.FilterMessageSnippet("their rule was guessed").All()
+	require.Len(t, hints, 1, "rate-limited: one line for three pushes")
+	assert.Contains(t, hints[0].Message, "experiment.visitor.attributes")
 }

@@ -3,6 +3,8 @@ package experimentationexporter
 import (
 	"context"
 	"flag"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/otel/attribute"
 	"os"
 	"path/filepath"
 	"testing"
@@ -106,3 +108,7 @@ func startObservedLogs(t *testing.T, cfg *Config, level zapcore.Level) (exporter
 	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
 	return exp, logs
 }
+
+// exporterAttr is the exporter attribute every metric of an exporter made with the
+// test settings carries: its component id.
+var exporterAttr = attribute.String("exporter", component.NewID(metadata.Type).String())

@@ -93,8 +93,10 @@ type Result struct {
 	// Reason says why nothing was appended (internal/reason); Dropped tells a drop from a skip.
 	Reason  string
 	Dropped bool
-	// Resolution says how an impression's rule was found ("" where none is resolved).
+	// Resolution says how an impression's rule was found ("" where none is resolved);
+	// Guessed, that the record lacked what would have told the rule apart.
 	Resolution string
+	Guessed    bool
 }
 
 // StrictClientConfig has confighttp.ClientConfig's fields and none of its methods:

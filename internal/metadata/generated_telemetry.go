@@ -85,7 +85,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ExporterExperimentationImpressionsResolved, err = builder.meter.Int64Counter(
 		"otelcol_exporter_experimentation_impressions_resolved",
-		metric.WithDescription("Optimizely impressions built, by how their rule was found (record, unique, bucketing, fallback). [Alpha]"),
+		metric.WithDescription("Optimizely impressions built, by how their rule was found (record, unique, bucketing, fallback, ambiguous). [Alpha]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)

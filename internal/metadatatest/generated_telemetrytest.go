@@ -72,7 +72,7 @@ func AssertEqualExporterExperimentationEventsDropped(t *testing.T, tt *component
 func AssertEqualExporterExperimentationImpressionsResolved(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_exporter_experimentation_impressions_resolved",
-		Description: "Optimizely impressions built, by how their rule was found (record, unique, bucketing, fallback). [Alpha]",
+		Description: "Optimizely impressions built, by how their rule was found (record, unique, bucketing, fallback, ambiguous). [Alpha]",
 		Unit:        "{event}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,

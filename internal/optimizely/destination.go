@@ -129,5 +129,5 @@ func (b *builder) Build(dst *destination.Events, f *record.Fields) destination.R
 	}
 	dst.Data = data
 	dst.End()
-	return destination.Result{Events: 1, Resolution: how.String()}
+	return destination.Result{Events: 1, Resolution: how.String(), Guessed: how == ResolvedAmbiguous}
 }

@@ -259,8 +259,8 @@ func TestMetricsEndpoint(t *testing.T) {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		body = string(b)
-		return strings.Contains(body, `otelcol_exporter_experimentation_request_events_sum`) &&
-			strings.Contains(body, `otelcol_exporter_experimentation_request_events_count 3`)
+		return strings.Contains(body, `otelcol_exporter_experimentation_request_events_sum{exporter="experimentation"}`) &&
+			strings.Contains(body, `otelcol_exporter_experimentation_request_events_count{exporter="experimentation"} 3`)
 	}), "metrics endpoint with 3 requests recorded:\n%s", body)
 
 	var lines []string
@@ -277,17 +277,17 @@ func TestMetricsEndpoint(t *testing.T) {
 	// request_bytes no _bytes/_By.
 	var miss []string
 	for _, want := range []string{
-		`otelcol_exporter_experimentation_events_built{event_type="impression"} 20`,
-		`otelcol_exporter_experimentation_events_built{event_type="conversion"} 1`,
-		`otelcol_exporter_experimentation_events_dropped{reason="unknown_flag"} 1`,
-		`otelcol_exporter_experimentation_records_skipped{reason="not_an_event"} 1`,
-		`otelcol_exporter_experimentation_requests{status_class="2xx"} 3`,
-		`otelcol_exporter_experimentation_request_bytes_bucket{le="1024"}`,
-		`otelcol_exporter_experimentation_request_bytes_sum`,
-		`otelcol_exporter_experimentation_request_bytes_count 3`,
-		`otelcol_exporter_experimentation_request_events_bucket{le="10"} 3`,
-		`otelcol_exporter_experimentation_request_events_sum 21`,
-		`otelcol_exporter_experimentation_request_events_count 3`,
+		`otelcol_exporter_experimentation_events_built{event_type="impression",exporter="experimentation"} 20`,
+		`otelcol_exporter_experimentation_events_built{event_type="conversion",exporter="experimentation"} 1`,
+		`otelcol_exporter_experimentation_events_dropped{exporter="experimentation",reason="unknown_flag"} 1`,
+		`otelcol_exporter_experimentation_records_skipped{exporter="experimentation",reason="not_an_event"} 1`,
+		`otelcol_exporter_experimentation_requests{exporter="experimentation",status_class="2xx"} 3`,
+		`otelcol_exporter_experimentation_request_bytes_bucket{exporter="experimentation",le="1024"}`,
+		`otelcol_exporter_experimentation_request_bytes_sum{exporter="experimentation"}`,
+		`otelcol_exporter_experimentation_request_bytes_count{exporter="experimentation"} 3`,
+		`otelcol_exporter_experimentation_request_events_bucket{exporter="experimentation",le="10"} 3`,
+		`otelcol_exporter_experimentation_request_events_sum{exporter="experimentation"} 21`,
+		`otelcol_exporter_experimentation_request_events_count{exporter="experimentation"} 3`,
 	} {
 		if !strings.Contains(body, want) {
 			miss = append(miss, want)
