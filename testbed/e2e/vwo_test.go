@@ -248,7 +248,7 @@ func TestRealNodeClientVWO(t *testing.T) {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		metrics = string(b)
-		return strings.Contains(metrics, fmt.Sprintf(`otelcol_exporter_experimentation_events_built{event_type="conversion"} %d`, conversions))
+		return strings.Contains(metrics, fmt.Sprintf(`otelcol_exporter_experimentation_events_built{event_type="conversion",exporter="experimentation"} %d`, conversions))
 	})
 	for _, l := range strings.Split(metrics, "\n") {
 		if strings.HasPrefix(l, "otelcol_exporter_experimentation_events_") || strings.HasPrefix(l, "otelcol_exporter_experimentation_records_skipped") {
@@ -259,9 +259,9 @@ func TestRealNodeClientVWO(t *testing.T) {
 	t.Logf("the exporter's counters:\n  %s", strings.Join(lines, "\n  "))
 	assert.True(t, mok, "events_built{conversion} %d on /metrics", conversions)
 	for _, w := range []string{
-		fmt.Sprintf(`otelcol_exporter_experimentation_events_built{event_type="impression"} %d`, impressions),
-		fmt.Sprintf(`otelcol_exporter_experimentation_events_built{event_type="conversion"} %d`, conversions),
-		fmt.Sprintf(`otelcol_exporter_experimentation_records_skipped{reason="campaign_not_running"} %d`, paused),
+		fmt.Sprintf(`otelcol_exporter_experimentation_events_built{event_type="impression",exporter="experimentation"} %d`, impressions),
+		fmt.Sprintf(`otelcol_exporter_experimentation_events_built{event_type="conversion",exporter="experimentation"} %d`, conversions),
+		fmt.Sprintf(`otelcol_exporter_experimentation_records_skipped{exporter="experimentation",reason="campaign_not_running"} %d`, paused),
 	} {
 		assert.Contains(t, metrics, w+"\n")
 	}

@@ -42,8 +42,7 @@ type wireEvent struct {
 	Key      string `json:"key"`
 }
 
-// Compared as sent: for holdouts the Go SDK sends campaign_id and entity_id "" (a
-// holdout has no layerId) and variation_id "$opt_dummy_variation_id".
+// Compared as sent.
 func toImpression(d wireDecision, ev wireEvent) Impression {
 	vid := ""
 	if d.VariationID != nil {
@@ -85,7 +84,7 @@ func ReadExpect(path string) (map[EvalKey]Impression, map[string]int, error) {
 		case line.VariationKey != line.SDKDecisions[0].Metadata.VariationKey:
 			return nil, nil, fmt.Errorf("the OpenFeature variant is not the SDK's decision: %s", sc.Text())
 		}
-		want[EvalKey{line.User, line.Flag}] = toImpression(line.SDKDecisions[0], *line.SDKEvent)
+		want[EvalKey{line.User, line.Flag}] = asJavaScriptSDK(toImpression(line.SDKDecisions[0], *line.SDKEvent))
 	}
 	return want, evals, sc.Err()
 }
@@ -143,4 +142,30 @@ func DiffImpressions(want map[EvalKey]Impression, got map[EvalKey][]Impression) 
 		}
 	}
 	return missing, extra, differ
+}
+
+// asJavaScriptSDK is a Go SDK impression with its ids as the JavaScript SDK 6.5+ sends
+// them, which the exporter follows: go-sdk v2.3.1 sends a holdout's campaign_id and
+// entity_id as "" (a holdout has no layerId) and variation_id "$opt_dummy_variation_id";
+// the JavaScript SDK sends the holdout's id and null. A known difference of the SDKs.
+func asJavaScriptSDK(im Impression) Impression {
+	if !numeric(im.VariationID) {
+		im.VariationID = ""
+	}
+	if im.CampaignID == "" {
+		im.CampaignID = im.ExperimentID
+	}
+	if im.EntityID == "" {
+		im.EntityID = im.CampaignID
+	}
+	return im
+}
+
+func numeric(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return s != ""
 }
