@@ -410,5 +410,3 @@ func TestJSCompatDecisions(t *testing.T) {
 		}
 	}
 }
-
-
