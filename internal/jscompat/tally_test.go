@@ -112,13 +112,15 @@ func (t *tally) summary(verbose bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d cases (the SDK dispatched for %d): %d matched exactly, %d matched but for known differences, %d mismatched",
 		t.name, t.cases, t.sdkSent, t.exact, t.matchedKnown, t.mismatched)
-	b.WriteString("\n  by the SDK's rule type (cases/mismatched):")
+	b.WriteString("\n  by kind (cases/mismatched):")
 	for _, k := range sortedKeys(t.byRuleType) {
 		fmt.Fprintf(&b, " %s %d/%d;", k, t.byRuleType[k][0], t.byRuleType[k][1])
 	}
-	b.WriteString("\n  rules the SDK chose (cases):")
-	for _, k := range sortedKeys(t.byRule) {
-		fmt.Fprintf(&b, " %s %d;", k, t.byRule[k])
+	if len(t.byRule) > 0 {
+		b.WriteString("\n  rules the SDK chose (cases):")
+		for _, k := range sortedKeys(t.byRule) {
+			fmt.Fprintf(&b, " %s %d;", k, t.byRule[k])
+		}
 	}
 	if len(t.resolutions) > 0 {
 		b.WriteString("\n  the exporter's rule resolution (built impressions):")
