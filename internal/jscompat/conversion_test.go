@@ -90,9 +90,6 @@ func TestJSCompatConversions(t *testing.T) {
 				}
 				m, e, k := headerDiffs(x, exp, b)
 				tl.addHeader(desc, m, e, k)
-				if *captureDir != "" {
-					captureConversion(t, dc.name, tagNames[n], c, b)
-				}
 				sent, err := conversionEvent(b.visitors[0])
 				if err != nil {
 					t.Fatalf("%s: %v", desc, err)

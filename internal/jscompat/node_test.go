@@ -24,6 +24,7 @@ type jsJob struct {
 	Mode         string         `json:"mode,omitempty"`
 	Cmab         bool           `json:"cmab,omitempty"`
 	Seed         string         `json:"seed,omitempty"`
+	Bodies       bool           `json:"bodies,omitempty"`
 }
 
 type jsUser struct {
@@ -62,6 +63,7 @@ type jsLogEvent struct {
 	URL      string          `json:"url"`
 	HTTPVerb string          `json:"httpVerb"`
 	Params   json.RawMessage `json:"params"`
+	Body     string          `json:"body"` // with jsJob.Bodies: the request body the SDK's dispatcher POSTs
 }
 
 const wantSDKVersion = "6.6.1"

@@ -16,12 +16,15 @@
 //     "mode": "sync",                            // "sync": user.decide(); "async": await user.decideAsync()
 //     "cmab": true,                              // async only: answer CMAB predictions (see below)
 //     "seed": "jscompat",                        // seeds the uuids the SDK draws
-//     "clock": 1772366400000                     // the SDK's clock (ms) at the start; +1 ms per call
+//     "clock": 1772366400000,                    // the SDK's clock (ms) at the start; +1 ms per call
+//     "bodies": false                            // also give each LogEvent's request body
 //   }
 //
 // Output on stdout, one JSON object per line, in job order:
 //   {"kind":"decision","userId":…,"attributes":…,"flagKey":…,"variationKey":…,"ruleKey":…,
 //    "enabled":…,"logEvents":[{"url":…,"httpVerb":"POST","params":{EventBatch}}, …]}
+//   (with "bodies": true each LogEvent also has "body": the text the SDK's default
+//   dispatcher would POST, JSON.stringify(params), with header content-type: application/json)
 //   {"kind":"conversion","userId":…,"attributes":…,"eventKey":…,"tags":…,"logEvents":[…]}
 // The last line is {"kind":"done","decisions":N,"conversions":M,"sdkVersion":"6.6.1"}.
 //
@@ -166,7 +169,10 @@ let captured = [];
 const dispatcher = {
   dispatchEvent(logEvent) {
     // A deep copy: what the SDK dispatched at that moment.
-    captured.push(JSON.parse(JSON.stringify({ url: logEvent.url, httpVerb: logEvent.httpVerb, params: logEvent.params })));
+    const body = JSON.stringify(logEvent.params);
+    const le = { url: logEvent.url, httpVerb: logEvent.httpVerb, params: JSON.parse(body) };
+    if (job.bodies) le.body = body;
+    captured.push(le);
     return Promise.resolve({ statusCode: 200 });
   },
 };
