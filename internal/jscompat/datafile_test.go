@@ -9,7 +9,10 @@ import (
 type dfRule struct {
 	ID, Key, LayerID, Status string
 	Kind                     string // experiment, rollout, holdout, local_holdout
+	Type                     string // an experiment's type ("fr": feature rollout)
 	Cmab                     bool
+	ScopedFlags              bool              // a holdout with includedFlags or excludedFlags
+	ExcludeTD                bool              // a holdout with excludeTargetedDeliveries
 	Variations               map[string]string // key → id
 }
 
@@ -31,7 +34,11 @@ func indexDatafile(t *testing.T, data []byte) *dfIndex {
 		Key        string          `json:"key"`
 		LayerID    string          `json:"layerId"`
 		Status     string          `json:"status"`
+		Type       string          `json:"type"`
 		Cmab       json.RawMessage `json:"cmab"`
+		Included   []string        `json:"includedFlags"`
+		Excluded   []string        `json:"excludedFlags"`
+		ExcludeTD  bool            `json:"excludeTargetedDeliveries"`
 		Variations []struct {
 			ID  string `json:"id"`
 			Key string `json:"key"`
@@ -67,8 +74,9 @@ func indexDatafile(t *testing.T, data []byte) *dfIndex {
 		sendFlagDec: raw.SendFlagDecisions, region: raw.Region, botFiltering: raw.BotFiltering}
 	byID := map[string]*dfRule{}
 	add := func(r rawRule, kind string) *dfRule {
-		d := &dfRule{ID: r.ID, Key: r.Key, LayerID: r.LayerID, Status: r.Status, Kind: kind,
-			Cmab: len(r.Cmab) > 0 && string(r.Cmab) != "null", Variations: map[string]string{}}
+		d := &dfRule{ID: r.ID, Key: r.Key, LayerID: r.LayerID, Status: r.Status, Kind: kind, Type: r.Type,
+			Cmab: len(r.Cmab) > 0 && string(r.Cmab) != "null", Variations: map[string]string{},
+			ScopedFlags: len(r.Included)+len(r.Excluded) > 0, ExcludeTD: r.ExcludeTD}
 		for _, v := range r.Variations {
 			d.Variations[v.Key] = v.ID
 		}
@@ -125,4 +133,30 @@ func (x *dfIndex) firstRuleWith(flag, variationKey string) *dfRule {
 		}
 	}
 	return nil
+}
+
+// label names a rule's kind for the mismatch categories, with what sets it apart in the
+// JS SDK: e.g. "experiment (Paused)", "experiment (type fr)", "holdout (includedFlags/excludedFlags)".
+func (x *dfIndex) label(key string) string {
+	if key == "" {
+		return "no rule"
+	}
+	r := x.rules[key]
+	if r == nil {
+		return "unknown rule"
+	}
+	l := r.Kind
+	switch {
+	case r.Cmab:
+		l += " (cmab)"
+	case r.Type == "fr":
+		l += " (type fr)"
+	case r.Kind == "experiment" && r.Status != "Running":
+		l += " (" + r.Status + ")"
+	case r.ExcludeTD:
+		l += " (excludeTargetedDeliveries)"
+	case r.ScopedFlags:
+		l += " (includedFlags/excludedFlags)"
+	}
+	return l
 }

@@ -61,8 +61,8 @@ type datafileCase struct {
 	data  []byte
 	sets  []attrSet
 	modes []string // decide modes: sync (user.decide), async (user.decideAsync, CMAB answered)
-	// rules no user should get (their audiences never match, their status keeps them out…);
-	// every other rule of a hand-written datafile must be chosen by the SDK at least once.
+	// rules the SDK may never choose (their audiences never match, their status keeps them
+	// out…); every other rule of a hand-written datafile must be chosen at least once.
 	neverChosen map[string]bool
 	generated   bool
 	// known differences every run of this datafile must show (each needs a count > 0).
@@ -152,7 +152,7 @@ func compareDecision(x *dfIndex, d *jsLine, sdkVisitor json.RawMessage, exp buil
 			o.known = append(o.known, knownDecisionless)
 			return o
 		}
-		o.fail(fmt.Sprintf("SDK sent a %s impression, exporter %s/%s", md.RuleType, verdictName(exp.verdict), exp.reason), "SDK: "+string(sdkVisitor))
+		o.fail(fmt.Sprintf("SDK: %s; exporter %s/%s", x.label(md.RuleKey), verdictName(exp.verdict), exp.reason), "SDK: "+string(sdkVisitor))
 		return o
 	}
 	diffs, order := compareVisitors(sdkVisitor, exp.visitor)
@@ -161,7 +161,15 @@ func compareDecision(x *dfIndex, d *jsLine, sdkVisitor json.RawMessage, exp buil
 		diffs = cmabKnown(x, d, r, md.VariationKey, diffs, exp, &o)
 	}
 	if len(diffs) > 0 {
-		o.fail("differs in "+strings.Join(fieldsOf(diffs), ", "), joinDiffs(diffs))
+		var e impressionMeta
+		if m, _, err := impressionParts(exp.visitor); err == nil {
+			e = m
+		}
+		rules := "same rule " + x.label(md.RuleKey)
+		if e.RuleKey != md.RuleKey {
+			rules = fmt.Sprintf("SDK: %s; exporter: %s", x.label(md.RuleKey), x.label(e.RuleKey))
+		}
+		o.fail(rules+"; differs in "+strings.Join(fieldsOf(diffs), ", "), joinDiffs(diffs))
 	}
 	return o
 }
@@ -291,7 +299,7 @@ func runDecisions(t *testing.T, dc datafileCase, mode string) {
 		}
 		o := compareDecision(x, d, sdkVisitor, b)
 		if len(extra) > 0 {
-			o.fail(fmt.Sprintf("SDK sent %d impressions for one decision (then %s)", len(d.LogEvents), strings.Join(extraKinds(extra), ", ")),
+			o.fail(fmt.Sprintf("SDK sent %d impressions for one decision (then %s)", len(d.LogEvents), strings.Join(extraKinds(x, extra), ", ")),
 				"extra: "+strings.Join(extra, ", "))
 		}
 		tl.add(desc, ruleType, len(d.LogEvents) > 0, o)
@@ -349,10 +357,11 @@ func runDecisions(t *testing.T, dc datafileCase, mode string) {
 	}
 }
 
-func extraKinds(extra []string) []string {
+func extraKinds(x *dfIndex, extra []string) []string {
 	var out []string
 	for _, e := range extra {
-		out = append(out, strings.Fields(e)[0])
+		key, _, _ := strings.Cut(strings.Fields(e)[1], "/")
+		out = append(out, x.label(key))
 	}
 	return out
 }

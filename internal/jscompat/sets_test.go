@@ -72,7 +72,7 @@ func datafileSets() []attrSet {
 	}
 }
 
-// jsFeaturesNeverChosen: rules of testdata/js_features.json no user may get.
+// jsFeaturesNeverChosen: rules of testdata/js_features.json the SDK may never choose.
 var jsFeaturesNeverChosen = map[string]bool{
 	// Experiments not Running (the JS SDK decides only Running ones).
 	"exp_paused": true, "exp_not_started": true, "exp_archived": true, "exp_launched": true,
