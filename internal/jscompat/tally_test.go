@@ -112,6 +112,10 @@ func (t *tally) summary(verbose bool) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: %d cases (the SDK dispatched for %d): %d matched exactly, %d matched but for known differences, %d mismatched",
 		t.name, t.cases, t.sdkSent, t.exact, t.matchedKnown, t.mismatched)
+	if t.cases == 0 {
+		b.Reset()
+		b.WriteString(t.name + ":")
+	}
 	b.WriteString("\n  by kind (cases/mismatched):")
 	for _, k := range sortedKeys(t.byRuleType) {
 		fmt.Fprintf(&b, " %s %d/%d;", k, t.byRuleType[k][0], t.byRuleType[k][1])
