@@ -125,10 +125,31 @@ func (d *Datafile) resolveRule(fl *Flag, varKey, visitorID string, attrs visitor
 			}
 		}
 	}
-	if how == ResolvedAmbiguous {
-		return candidates[0], how
+	// No recomputed outcome gives it: the first rule that could by traffic alone (its
+	// audience or a stickiness the collector cannot see decided), else the first rule.
+	// Ambiguous when two or more could (audiencesDecide).
+	if how != ResolvedAmbiguous {
+		how = ResolvedByFallback
 	}
-	return candidates[0], ResolvedByFallback
+	if r := firstPossible(candidates, varKey, visitorID, bucketingID); r != nil {
+		return r, how
+	}
+	return candidates[0], how
+}
+
+// firstPossible is the first candidate that gives the visitor varKey by its whitelist or
+// by traffic, audiences aside.
+func firstPossible(candidates []*Rule, varKey, visitorID, bucketingID string) *Rule {
+	for _, r := range candidates {
+		v := r.bucket(bucketingID)
+		if key, ok := r.whitelist[visitorID]; ok {
+			v = r.Variations[key]
+		}
+		if v != nil && v.Key == varKey {
+			return r
+		}
+	}
+	return nil
 }
 
 // holdoutOutcome is a running holdout's variation for the visitor, or nil.

@@ -119,14 +119,21 @@ type batchBuilder struct {
 
 func (b *batchBuilder) Build(dst *destination.Events, f *record.Fields) destination.Result {
 	start := len(dst.Data)
-	data, ends, verdict, why := b.AppendPushed(dst.Data, nil, f, b.pushed)
+	data, ends, verdict, why, bucketed := b.AppendDecided(dst.Data, nil, f, b.pushed)
 	if verdict != record.Built {
 		return destination.Result{Reason: why, Dropped: verdict == record.Dropped}
+	}
+	how := ""
+	if f.Kind == record.Conversion {
+		how = "record"
+		if bucketed {
+			how = "bucketing"
+		}
 	}
 	if len(ends) == 1 {
 		dst.Data = data
 		dst.End()
-		return destination.Result{Events: 1}
+		return destination.Result{Events: 1, Resolution: how}
 	}
 	// Several events (custom dimensions): lay them out comma-terminated.
 	events := append([]byte(nil), data[start:]...)
@@ -137,5 +144,5 @@ func (b *batchBuilder) Build(dst *destination.Events, f *record.Fields) destinat
 		dst.End()
 		prev = end
 	}
-	return destination.Result{Events: len(ends)}
+	return destination.Result{Events: len(ends), Resolution: how}
 }

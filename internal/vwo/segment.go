@@ -1,0 +1,335 @@
+package vwo
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+)
+
+// Segments as the VWO SDKs evaluate them (vwo-node-sdk 1.73.0 lib/core/SegmentEvaluator.js,
+// lib/utils/SegmentUtil.js): and/or/not trees over custom_variable operands (lower(),
+// wildcard(), regex(), gt()/gte()/lt()/lte(), else equality, on values as JavaScript
+// turns them into text) and user operands (a list of user ids).
+
+type segment struct {
+	op       string // and, or, not, custom_variable, user
+	children []*segment
+	key      string // custom_variable: the variable
+	operand  string // custom_variable: the operand; user: the id list
+}
+
+// parseSegments reads a segments value: nil without segments (absent, null or not an
+// object: has is false), nil with has for {} (no condition), else the tree.
+func parseSegments(raw json.RawMessage) (seg *segment, has bool, err error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return nil, false, nil
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, false, err
+	}
+	if len(m) == 0 {
+		return nil, true, nil
+	}
+	seg, err = parseNode(raw)
+	return seg, true, err
+}
+
+// firstKey returns the first key of a JSON object and its value: the SDKs read a node's
+// operator as the object's first key.
+func firstKey(raw json.RawMessage) (string, json.RawMessage, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", nil, errors.New("segment node is not an object")
+	}
+	t, err := dec.Token()
+	if err != nil {
+		return "", nil, err
+	}
+	key, ok := t.(string)
+	if !ok {
+		return "", nil, errors.New("empty segment node")
+	}
+	var value json.RawMessage
+	if err := dec.Decode(&value); err != nil {
+		return "", nil, err
+	}
+	return key, value, nil
+}
+
+func parseNode(raw json.RawMessage) (*segment, error) {
+	op, value, err := firstKey(raw)
+	if err != nil {
+		return nil, err
+	}
+	n := &segment{op: op}
+	switch op {
+	case "and", "or":
+		var list []json.RawMessage
+		if err := json.Unmarshal(value, &list); err != nil {
+			return nil, err
+		}
+		for _, item := range list {
+			child, err := parseNode(item)
+			if err != nil {
+				return nil, err
+			}
+			n.children = append(n.children, child)
+		}
+	case "not":
+		child, err := parseNode(value)
+		if err != nil {
+			return nil, err
+		}
+		n.children = []*segment{child}
+	case "custom_variable":
+		k, v, err := firstKey(value)
+		if err != nil {
+			return nil, err
+		}
+		n.key = k
+		n.operand = jsonText(v)
+	case "user":
+		n.operand = jsonText(value)
+	}
+	return n, nil
+}
+
+// jsonText is a JSON value as JavaScript's toString would give it (strings unquoted).
+func jsonText(v json.RawMessage) string {
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	return string(bytes.TrimSpace(v))
+}
+
+// segmentVars are the variables a segment is evaluated against.
+type segmentVars struct {
+	attrs pcommon.Map
+	// userID is _vwoUserId for whitelisting (the user id, or its VWO uuid with
+	// isUserListEnabled); with noUserID, _vwoUserId is whatever the variables hold.
+	userID   string
+	noUserID bool
+}
+
+func (v segmentVars) get(key string) (pcommon.Value, bool) {
+	if key == "_vwoUserId" && !v.noUserID {
+		return pcommon.NewValueStr(v.userID), true
+	}
+	if v.attrs == (pcommon.Map{}) {
+		return pcommon.Value{}, false
+	}
+	return v.attrs.Get(key)
+}
+
+// eval is the SDKs' SegmentEvaluator: no segments match everyone.
+func (n *segment) eval(vars segmentVars) bool {
+	if n == nil {
+		return true
+	}
+	switch n.op {
+	case "not":
+		return !n.children[0].eval(vars)
+	case "and":
+		for _, c := range n.children {
+			if !c.eval(vars) {
+				return false
+			}
+		}
+		return true
+	case "or":
+		for _, c := range n.children {
+			if c.eval(vars) {
+				return true
+			}
+		}
+		return false
+	case "custom_variable":
+		v, ok := vars.get(n.key)
+		if !ok {
+			return false
+		}
+		return matchOperand(n.operand, v)
+	case "user":
+		id, ok := vars.get("_vwoUserId")
+		if !ok {
+			return false
+		}
+		for _, u := range strings.Split(n.operand, ",") {
+			if strings.TrimSpace(u) == id.AsString() {
+				return true
+			}
+		}
+		return false
+	}
+	return false
+}
+
+var (
+	lowerRE    = regexp.MustCompile(`^lower\((.*)\)`)
+	wildcardRE = regexp.MustCompile(`^wildcard\((.*)\)`)
+	regexRE    = regexp.MustCompile(`^regex\((.*)\)`)
+	gtRE       = regexp.MustCompile(`^gt\(((\d+\.?\d*)|(\.\d+))\)`)
+	gteRE      = regexp.MustCompile(`^gte\(((\d+\.?\d*)|(\.\d+))\)`)
+	ltRE       = regexp.MustCompile(`^lt\(((\d+\.?\d*)|(\.\d+))\)`)
+	lteRE      = regexp.MustCompile(`^lte\(((\d+\.?\d*)|(\.\d+))\)`)
+	jsFloatRE  = regexp.MustCompile(`^[+-]?(Infinity|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)`)
+)
+
+// matchOperand is SegmentUtil's operandCustomVariablesParser for one variable value.
+func matchOperand(operand string, v pcommon.Value) bool {
+	tag, null := jsText(v)
+	var kind, value string
+	switch {
+	case lowerRE.MatchString(operand):
+		kind, value = "lower", lowerRE.FindStringSubmatch(operand)[1]
+	case wildcardRE.MatchString(operand):
+		value = wildcardRE.FindStringSubmatch(operand)[1]
+		starts, ends := strings.HasPrefix(value, "*"), strings.HasSuffix(value, "*")
+		switch {
+		case starts && ends:
+			kind = "contains"
+		case starts:
+			kind = "suffix"
+		case ends:
+			kind = "prefix"
+		}
+		value = strings.TrimPrefix(value, "*")
+		value = strings.TrimSuffix(value, "*")
+	case regexRE.MatchString(operand):
+		kind, value = "regex", regexRE.FindStringSubmatch(operand)[1]
+	case gtRE.MatchString(operand):
+		kind, value = "gt", gtRE.FindStringSubmatch(operand)[1]
+	case gteRE.MatchString(operand):
+		kind, value = "gte", gteRE.FindStringSubmatch(operand)[1]
+	case ltRE.MatchString(operand):
+		kind, value = "lt", ltRE.FindStringSubmatch(operand)[1]
+	case lteRE.MatchString(operand):
+		kind, value = "lte", lteRE.FindStringSubmatch(operand)[1]
+	default:
+		value = operand
+	}
+	// processValues: both numeric (and non-zero): compared as JavaScript prints them.
+	if !null {
+		if o, ok := jsParseFloat(value); ok && o != 0 {
+			if t, ok := jsParseFloat(tag); ok && t != 0 {
+				value, tag = jsIntText(o), jsIntText(t)
+			}
+		}
+	}
+	switch kind {
+	case "lower":
+		return !null && strings.ToLower(value) == strings.ToLower(tag)
+	case "contains":
+		return !null && strings.Contains(tag, value)
+	case "suffix":
+		return !null && strings.HasSuffix(tag, value)
+	case "prefix":
+		return !null && strings.HasPrefix(tag, value)
+	case "regex":
+		re, err := regexp.Compile(value)
+		return err == nil && re.MatchString(tag)
+	case "gt", "gte", "lt", "lte":
+		if null {
+			return false
+		}
+		o, ok1 := jsParseFloat(value)
+		t, ok2 := jsParseFloat(tag)
+		if !ok1 || !ok2 {
+			return false // NaN compares false
+		}
+		switch kind {
+		case "gt":
+			return o < t
+		case "gte":
+			return o <= t
+		case "lt":
+			return o > t
+		default:
+			return o >= t
+		}
+	}
+	return !null && tag == value
+}
+
+// jsText is a variable value as the SDK's preProcessTagValue turns it into text; null
+// is JSON null (an empty value).
+func jsText(v pcommon.Value) (string, bool) {
+	switch v.Type() {
+	case pcommon.ValueTypeEmpty:
+		return "null", true
+	case pcommon.ValueTypeStr:
+		return v.Str(), false
+	case pcommon.ValueTypeBool:
+		return strconv.FormatBool(v.Bool()), false
+	case pcommon.ValueTypeInt:
+		return strconv.FormatInt(v.Int(), 10), false
+	case pcommon.ValueTypeDouble:
+		return jsNumber(v.Double()), false
+	}
+	return v.AsString(), false
+}
+
+// jsParseFloat is JavaScript's parseFloat: the longest numeric prefix after white space.
+func jsParseFloat(s string) (float64, bool) {
+	m := jsFloatRE.FindString(strings.TrimLeft(s, " \t\n\r\v\f"))
+	if m == "" {
+		return 0, false
+	}
+	if strings.HasSuffix(m, "Infinity") {
+		if m[0] == '-' {
+			return math.Inf(-1), true
+		}
+		return math.Inf(1), true
+	}
+	f, err := strconv.ParseFloat(m, 64)
+	return f, err == nil
+}
+
+// jsIntText is processValues' rendering: integers through parseInt, others as is.
+func jsIntText(f float64) string {
+	if f == math.Floor(f) && !math.IsInf(f, 0) {
+		text := jsNumber(f)
+		// parseInt of the number's text stops at the first non-digit ("1e+21" → 1).
+		end := 0
+		if strings.HasPrefix(text, "-") {
+			end = 1
+		}
+		for end < len(text) && text[end] >= '0' && text[end] <= '9' {
+			end++
+		}
+		return text[:end]
+	}
+	return jsNumber(f)
+}
+
+// jsNumber is JavaScript's Number.prototype.toString.
+func jsNumber(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	case f == 0:
+		return "0"
+	}
+	abs := math.Abs(f)
+	if abs >= 1e21 || abs < 1e-6 {
+		s := strconv.FormatFloat(f, 'e', -1, 64) // 1.5e+21, 1e-07
+		mant, exp, _ := strings.Cut(s, "e")
+		sign := exp[0]
+		exp = strings.TrimLeft(exp[1:], "0")
+		return mant + "e" + string(sign) + exp
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
+}
