@@ -49,16 +49,43 @@ const bucketingIDAttr = "$opt_bucketing_id"
 // rules, each rule's local holdouts before it): the first rule whose outcome for this
 // visitor is varKey. It returns nil when no rule of the flag holds varKey.
 func (d *Datafile) resolveRule(fl *Flag, varKey, visitorID string, attrs visitorAttrs) (*Rule, Resolution) {
+	r, how, _ := d.resolveRuleAlso(fl, varKey, visitorID, attrs)
+	return r, how
+}
+
+// lenientHoldout is a global holdout with excludeTargetedDeliveries that holds the
+// visitor: the JavaScript SDK sends its impression besides the delivery rule's.
+type lenientHoldout struct {
+	rule      *Rule
+	variation *Variation
+}
+
+// resolveRuleAlso is resolveRule that also returns the lenient holdout the visitor is in.
+func (d *Datafile) resolveRuleAlso(fl *Flag, varKey, visitorID string, attrs visitorAttrs) (*Rule, Resolution, lenientHoldout) {
+	var also lenientHoldout
+	bucketingID := visitorID
+	if id, ok := attrs.str(bucketingIDAttr); ok {
+		bucketingID = id
+	}
+	for _, h := range fl.holdouts {
+		if v := d.holdoutOutcome(h, bucketingID, attrs); v != nil {
+			if h.excludeTargetedDeliveries {
+				also = lenientHoldout{h, v}
+			}
+			break
+		}
+	}
+	r, how := d.resolveRuleOnly(fl, varKey, visitorID, bucketingID, attrs)
+	return r, how, also
+}
+
+func (d *Datafile) resolveRuleOnly(fl *Flag, varKey, visitorID, bucketingID string, attrs visitorAttrs) (*Rule, Resolution) {
 	candidates := fl.byVariation[varKey]
 	switch len(candidates) {
 	case 0:
 		return nil, 0
 	case 1:
 		return candidates[0], ResolvedUnique
-	}
-	bucketingID := visitorID
-	if id, ok := attrs.str(bucketingIDAttr); ok {
-		bucketingID = id
 	}
 	how := ResolvedByBucketing
 	if !attrs.ok && d.audiencesDecide(candidates, varKey, visitorID, bucketingID) {
@@ -71,13 +98,14 @@ func (d *Datafile) resolveRule(fl *Flag, varKey, visitorID string, attrs visitor
 	skipExperiments := false
 	for _, h := range fl.holdouts {
 		if v := d.holdoutOutcome(h, bucketingID, attrs); v != nil {
-			if v.Key == varKey {
-				return h, how
-			}
 			if h.excludeTargetedDeliveries {
-				// The visitor gets the delivery rules, not the experiments.
+				// The visitor gets the delivery rules, not the experiments (and the
+				// holdout's impression besides: resolveRuleAlso).
 				skipExperiments = true
 				break
+			}
+			if v.Key == varKey {
+				return h, how
 			}
 		}
 	}
