@@ -51,6 +51,7 @@ func newExporterRun(t *testing.T, data []byte) *exporterRun {
 // built is what the exporter made of one record.
 type built struct {
 	visitor    json.RawMessage // nil unless verdict is Built
+	extra      []json.RawMessage // further visitor objects of the record (a holdout's impression)
 	verdict    record.Verdict
 	reason     string
 	resolution optimizely.Resolution
@@ -67,10 +68,10 @@ func (e *exporterRun) append(lr plog.LogRecord) (built, error) {
 	// The visitor must also make a valid EventBatch with the prefix.
 	body := append(append(append([]byte(nil), e.prefix...), out...), "]}"...)
 	sb, err := splitBatch(body)
-	if err != nil || len(sb.visitors) != 1 {
-		return b, fmt.Errorf("the exporter's body is not an EventBatch of one visitor (%v): %s", err, body)
+	if err != nil || len(sb.visitors) == 0 {
+		return b, fmt.Errorf("the exporter's body is not an EventBatch of visitors (%v): %s", err, body)
 	}
-	b.visitor = sb.visitors[0]
+	b.visitor, b.extra = sb.visitors[0], sb.visitors[1:]
 	return b, nil
 }
 

@@ -62,21 +62,30 @@ type lenientHoldout struct {
 
 // resolveRuleAlso is resolveRule that also returns the lenient holdout the visitor is in.
 func (d *Datafile) resolveRuleAlso(fl *Flag, varKey, visitorID string, attrs visitorAttrs) (*Rule, Resolution, lenientHoldout) {
-	var also lenientHoldout
-	bucketingID := visitorID
+	bucketingID := bucketingIDOf(visitorID, attrs)
+	r, how := d.resolveRuleOnly(fl, varKey, visitorID, bucketingID, attrs)
+	return r, how, d.lenientHoldoutOf(fl, bucketingID, attrs)
+}
+
+func bucketingIDOf(visitorID string, attrs visitorAttrs) string {
 	if id, ok := attrs.str(bucketingIDAttr); ok {
-		bucketingID = id
+		return id
 	}
+	return visitorID
+}
+
+// lenientHoldoutOf is the excludeTargetedDeliveries holdout the visitor is in: the first
+// global holdout that holds the visitor, if it is one.
+func (d *Datafile) lenientHoldoutOf(fl *Flag, bucketingID string, attrs visitorAttrs) lenientHoldout {
 	for _, h := range fl.holdouts {
 		if v := d.holdoutOutcome(h, bucketingID, attrs); v != nil {
 			if h.excludeTargetedDeliveries {
-				also = lenientHoldout{h, v}
+				return lenientHoldout{h, v}
 			}
 			break
 		}
 	}
-	r, how := d.resolveRuleOnly(fl, varKey, visitorID, bucketingID, attrs)
-	return r, how, also
+	return lenientHoldout{}
 }
 
 func (d *Datafile) resolveRuleOnly(fl *Flag, varKey, visitorID, bucketingID string, attrs visitorAttrs) (*Rule, Resolution) {

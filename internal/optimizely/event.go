@@ -7,6 +7,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
+	"github.com/experimentationexporter/experimentationexporter/internal/jsnum"
 	"github.com/experimentationexporter/experimentationexporter/internal/jsonw"
 	"github.com/experimentationexporter/experimentationexporter/internal/privacy"
 	"github.com/experimentationexporter/experimentationexporter/internal/reason"
@@ -72,7 +73,8 @@ func (b *Builder) Append(dst []byte, f *record.Fields) ([]byte, record.Verdict, 
 }
 
 // AppendResolved is Append that also says how a built impression's rule was found
-// (0 for conversions).
+// (0 for conversions). A record that becomes two visitor objects (an impression and a
+// holdout's) gets both, separated by a comma, as they stand in an EventBatch.
 func (b *Builder) AppendResolved(dst []byte, f *record.Fields) ([]byte, record.Verdict, string, Resolution) {
 	switch f.Kind {
 	case record.Impression:
@@ -94,7 +96,12 @@ type decision struct {
 }
 
 func (b *Builder) appendImpression(dst []byte, f *record.Fields) ([]byte, record.Verdict, string, Resolution) {
-	dst, _, verdict, why, how := b.appendImpressions(dst, nil, f)
+	var scratch [2]int
+	dst, ends, verdict, why, how := b.appendImpressions(dst, scratch[:0], f)
+	if len(ends) == 2 { // visitor objects are separated by a comma in the visitors array
+		second := append([]byte(nil), dst[ends[0]:]...)
+		dst = append(append(dst[:ends[0]], ','), second...)
+	}
 	return dst, verdict, why, how
 }
 
@@ -125,7 +132,7 @@ func (b *Builder) appendImpressions(dst []byte, ends []int, f *record.Fields) ([
 	if h := d.also; h.rule != nil {
 		hd := decision{variation: h.variation, flagKey: d.flagKey, ruleKey: h.rule.Key, ruleType: RuleTypeHoldout,
 			varKey: h.variation.Key, enabled: h.variation.Enabled}
-		dst = b.appendImpressionVisitor(dst, f, visitor, &hd, true)
+		dst = b.appendImpressionVisitor(dst, f, visitor, &hd, verdict == record.Built)
 		ends = append(ends, len(dst))
 	}
 	return dst, ends, record.Built, "", d.resolution
@@ -205,6 +212,13 @@ func (b *Builder) resolveDecision(f *record.Fields, visitor pcommon.Value) (deci
 	// An evaluation that served no variant (a default value, a disabled flag) is not
 	// an impression.
 	if d.varKey == "" {
+		// No rule gave a variation; a holdout that lets its visitors through to the
+		// delivery rules still sends its impression (the JavaScript SDK 6.x).
+		if flag := b.df.Flags[d.flagKey]; flag != nil {
+			attrs, ok := f.Get(record.VisitorAttributes)
+			va := recordAttrs(attrs, ok)
+			d.also = b.df.lenientHoldoutOf(flag, bucketingIDOf(visitor.AsString(), va), va)
+		}
 		return d, record.Skipped, reason.NoVariant
 	}
 
@@ -278,19 +292,26 @@ func (b *Builder) appendConversion(dst []byte, f *record.Fields) ([]byte, record
 	}
 	visitor = b.gate.VisitorID(visitor)
 	// Revenue is an integer (cents); like the SDKs, a fractional amount is truncated
-	// in "revenue" and kept as given in tags.
+	// in "revenue" and kept as given in tags. A string is read as the JavaScript SDK
+	// reads it (parseInt: "4200", "42.50" → 42).
 	revenue, hasRevenue := f.Get(record.Revenue)
 	var irevenue int64
 	if hasRevenue {
 		switch revenue.Type() {
 		case pcommon.ValueTypeInt:
 			irevenue = revenue.Int()
-		case pcommon.ValueTypeDouble:
-			if d := revenue.Double(); jsonw.Finite(d) && math.Abs(d) <= jsonw.MaxSafeInteger {
-				irevenue = int64(d)
-			} else {
+		case pcommon.ValueTypeDouble, pcommon.ValueTypeStr:
+			d := revenue.Double()
+			if revenue.Type() == pcommon.ValueTypeStr {
+				var ok bool
+				if d, ok = jsnum.ParseInt(revenue.Str()); !ok {
+					return dst, record.Dropped, reason.InvalidRevenue
+				}
+			}
+			if !jsonw.Finite(d) || math.Abs(d) > jsonw.MaxSafeInteger {
 				return dst, record.Dropped, reason.InvalidRevenue
 			}
+			irevenue = int64(d)
 		default:
 			return dst, record.Dropped, reason.InvalidRevenue
 		}
@@ -306,6 +327,11 @@ func (b *Builder) appendConversion(dst []byte, f *record.Fields) ([]byte, record
 			fvalue = value.Double()
 		case pcommon.ValueTypeInt:
 			fvalue = float64(value.Int())
+		case pcommon.ValueTypeStr: // as the JavaScript SDK: parseFloat
+			var ok bool
+			if fvalue, ok = jsnum.ParseFloat(value.Str()); !ok {
+				return dst, record.Dropped, reason.InvalidValue
+			}
 		default:
 			return dst, record.Dropped, reason.InvalidValue
 		}

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/jsnum"
 )
 
 // Segments as the VWO SDKs evaluate them (vwo-node-sdk 1.73.0 lib/core/SegmentEvaluator.js,
@@ -181,7 +183,6 @@ var (
 	gteRE      = regexp.MustCompile(`^gte\(((\d+\.?\d*)|(\.\d+))\)`)
 	ltRE       = regexp.MustCompile(`^lt\(((\d+\.?\d*)|(\.\d+))\)`)
 	lteRE      = regexp.MustCompile(`^lte\(((\d+\.?\d*)|(\.\d+))\)`)
-	jsFloatRE  = regexp.MustCompile(`^[+-]?(Infinity|(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?)`)
 )
 
 // matchOperand is SegmentUtil's operandCustomVariablesParser for one variable value.
@@ -219,8 +220,8 @@ func matchOperand(operand string, v pcommon.Value) bool {
 	}
 	// processValues: both numeric (and non-zero): compared as JavaScript prints them.
 	if !null {
-		if o, ok := jsParseFloat(value); ok && o != 0 {
-			if t, ok := jsParseFloat(tag); ok && t != 0 {
+		if o, ok := jsnum.ParseFloat(value); ok && o != 0 {
+			if t, ok := jsnum.ParseFloat(tag); ok && t != 0 {
 				value, tag = jsIntText(o), jsIntText(t)
 			}
 		}
@@ -241,8 +242,8 @@ func matchOperand(operand string, v pcommon.Value) bool {
 		if null {
 			return false
 		}
-		o, ok1 := jsParseFloat(value)
-		t, ok2 := jsParseFloat(tag)
+		o, ok1 := jsnum.ParseFloat(value)
+		t, ok2 := jsnum.ParseFloat(tag)
 		if !ok1 || !ok2 {
 			return false // NaN compares false
 		}
@@ -273,31 +274,15 @@ func jsText(v pcommon.Value) (string, bool) {
 	case pcommon.ValueTypeInt:
 		return strconv.FormatInt(v.Int(), 10), false
 	case pcommon.ValueTypeDouble:
-		return jsNumber(v.Double()), false
+		return jsnum.Format(v.Double()), false
 	}
 	return v.AsString(), false
-}
-
-// jsParseFloat is JavaScript's parseFloat: the longest numeric prefix after white space.
-func jsParseFloat(s string) (float64, bool) {
-	m := jsFloatRE.FindString(strings.TrimLeft(s, " \t\n\r\v\f"))
-	if m == "" {
-		return 0, false
-	}
-	if strings.HasSuffix(m, "Infinity") {
-		if m[0] == '-' {
-			return math.Inf(-1), true
-		}
-		return math.Inf(1), true
-	}
-	f, err := strconv.ParseFloat(m, 64)
-	return f, err == nil
 }
 
 // jsIntText is processValues' rendering: integers through parseInt, others as is.
 func jsIntText(f float64) string {
 	if f == math.Floor(f) && !math.IsInf(f, 0) {
-		text := jsNumber(f)
+		text := jsnum.Format(f)
 		// parseInt of the number's text stops at the first non-digit ("1e+21" → 1).
 		end := 0
 		if strings.HasPrefix(text, "-") {
@@ -308,28 +293,5 @@ func jsIntText(f float64) string {
 		}
 		return text[:end]
 	}
-	return jsNumber(f)
-}
-
-// jsNumber is JavaScript's Number.prototype.toString.
-func jsNumber(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "NaN"
-	case math.IsInf(f, 1):
-		return "Infinity"
-	case math.IsInf(f, -1):
-		return "-Infinity"
-	case f == 0:
-		return "0"
-	}
-	abs := math.Abs(f)
-	if abs >= 1e21 || abs < 1e-6 {
-		s := strconv.FormatFloat(f, 'e', -1, 64) // 1.5e+21, 1e-07
-		mant, exp, _ := strings.Cut(s, "e")
-		sign := exp[0]
-		exp = strings.TrimLeft(exp[1:], "0")
-		return mant + "e" + string(sign) + exp
-	}
-	return strconv.FormatFloat(f, 'f', -1, 64)
+	return jsnum.Format(f)
 }
