@@ -50,7 +50,7 @@ func newExporterRun(t *testing.T, data []byte) *exporterRun {
 
 // built is what the exporter made of one record.
 type built struct {
-	visitor    json.RawMessage // nil unless verdict is Built
+	visitor    json.RawMessage   // nil unless verdict is Built
 	extra      []json.RawMessage // further visitor objects of the record (a holdout's impression)
 	verdict    record.Verdict
 	reason     string
