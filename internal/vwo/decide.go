@@ -41,9 +41,9 @@ func bucketRange(weight float64) int {
 }
 
 // bucketValue is floor((max*hash/2^32 + 1) * multiplier), in float64 as JavaScript
-// computes it.
-func bucketValue(seed string, max, multiplier float64) int {
-	ratio := float64(hashJS(seed)) / math.Pow(2, 32)
+// computes it, for the seed seed.
+func bucketValue(seed []byte, max, multiplier float64) int {
+	ratio := float64(hashJS(seed)) / (1 << 32)
 	return int(math.Floor((max*ratio + 1) * multiplier))
 }
 
@@ -57,34 +57,40 @@ func pick(vars []variation, value int) *variation {
 	return nil
 }
 
-// seed is the bucketing seed of a user for a campaign: "<campaign id>_<user>" when the
-// account uses the newer bucketing or the campaign has isBucketingSeedEnabled.
-func (s *Settings) seed(user string, c *Campaign) string {
+// seed appends the bucketing seed of a user for a campaign to dst: "<campaign id>_<user>"
+// when the account uses the newer bucketing or the campaign has isBucketingSeedEnabled.
+func (s *Settings) seed(dst []byte, user string, c *Campaign) []byte {
 	if s.isNB || s.isNBv2 || c.seedEnabled {
-		return strconv.FormatInt(c.ID, 10) + "_" + user
+		dst = strconv.AppendInt(dst, c.ID, 10)
+		dst = append(dst, '_')
 	}
-	return user
+	return append(dst, user...)
 }
 
 // inTraffic is the SDKs' isUserPartOfCampaign: a value 1..100 within percentTraffic.
 func (s *Settings) inTraffic(user string, c *Campaign) bool {
-	v := bucketValue(s.seed(user, c), maxTrafficPercent, 1)
+	var buf [128]byte
+	v := bucketValue(s.seed(buf[:0], user, c), maxTrafficPercent, 1)
 	return v != 0 && float64(v) <= c.percentTraffic
 }
 
 // bucket is the SDKs' bucketUserToVariation.
 func (s *Settings) bucket(user string, c *Campaign) *variation {
-	var seed string
+	var buf [128]byte
+	seed := buf[:0]
 	multiplier := 1.0
 	switch {
 	case ((!s.isNB && !s.isNBv2) || (s.isNB && c.isOB)) && c.percentTraffic != 0:
 		// The legacy multiplier spreads the traffic's share over all 10000 values.
 		multiplier = maxTrafficValue / c.percentTraffic / 100
-		seed = s.seed(user, c)
+		seed = s.seed(seed, user, c)
 	case (s.isNB && !c.isOB && !s.isNBv2) || (s.isNBv2 && c.isOBv2):
-		seed = user
+		seed = append(seed, user...)
 	default:
-		seed = s.seed(s.AccountID+"_"+user, c)
+		if s.isNB || s.isNBv2 || c.seedEnabled {
+			seed = append(strconv.AppendInt(seed, c.ID, 10), '_')
+		}
+		seed = append(append(append(seed, s.AccountID...), '_'), user...)
 	}
 	return pick(c.vars, bucketValue(seed, maxTrafficValue, multiplier))
 }
@@ -173,7 +179,8 @@ func (s *Settings) winner(g *group, eligible []*Campaign, user string) *Campaign
 			add(c, math.Floor(float64(100)/float64(len(eligible))), &current)
 		}
 	}
-	v := bucketValue(g.id+"_"+user, maxTrafficValue, 1)
+	var buf [128]byte
+	v := bucketValue(append(append(append(buf[:0], g.id...), '_'), user...), maxTrafficValue, 1)
 	for _, w := range list {
 		if v >= w.start && v <= w.end {
 			return w.c
@@ -213,7 +220,8 @@ func (s *Settings) whitelisted(c *Campaign, user string, vars segmentVars) *vari
 		}
 	}
 	allocate(targeted)
-	if v := pick(targeted, bucketValue(s.seed(user, c), maxTrafficValue, 1)); v != nil {
+	var buf [128]byte
+	if v := pick(targeted, bucketValue(s.seed(buf[:0], user, c), maxTrafficValue, 1)); v != nil {
 		return c.byVariationID(v.id)
 	}
 	return nil
@@ -233,23 +241,24 @@ func mustAccount(id string) int64 {
 	return n
 }
 
-// hashJS is MurmurHash3 x86_32 with seed 1 over the string as the SDKs' JavaScript
+// hashJS is MurmurHash3 x86_32 with seed 1 over the (UTF-8) text as the SDKs' JavaScript
 // murmurhash reads it: one byte per UTF-16 code unit, its low 8 bits. The same as over
 // the bytes for ASCII; the Go SDK hashes the UTF-8 bytes instead.
-func hashJS(s string) uint32 {
-	var scratch [128]byte
-	b := scratch[:0]
+func hashJS(text []byte) uint32 {
 	ascii := true
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
+	for _, c := range text {
+		if c >= 0x80 {
 			ascii = false
 			break
 		}
 	}
 	if ascii {
-		b = append(b, s...)
-	} else {
-		for _, r := range s {
+		return murmur3(text, 1)
+	}
+	var scratch [128]byte
+	b := scratch[:0]
+	{
+		for _, r := range string(text) {
 			if r >= 0x10000 {
 				r -= 0x10000
 				b = append(b, byte(0xd800+(r>>10)), byte(0xdc00+(r&0x3ff)))

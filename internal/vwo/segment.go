@@ -24,6 +24,12 @@ type segment struct {
 	children []*segment
 	key      string // custom_variable: the variable
 	operand  string // custom_variable: the operand; user: the id list
+	// custom_variable, parsed once: the operator kind and its value, the value as a
+	// number (processValues) and a regex() pattern (nil when it does not compile).
+	kind, value string
+	number      float64
+	numeric     bool
+	pattern     *regexp.Regexp
 }
 
 // parseSegments reads a segments value: nil without segments (absent, null or not an
@@ -98,6 +104,13 @@ func parseNode(raw json.RawMessage) (*segment, error) {
 		}
 		n.key = k
 		n.operand = jsonText(v)
+		n.kind, n.value = parseOperand(n.operand)
+		if f, ok := jsnum.ParseFloat(n.value); ok && f != 0 {
+			n.number, n.numeric = f, true
+		}
+		if n.kind == "regex" {
+			n.pattern, _ = regexp.Compile(n.value)
+		}
 	case "user":
 		n.operand = jsonText(value)
 	}
@@ -159,7 +172,7 @@ func (n *segment) eval(vars segmentVars) bool {
 		if !ok {
 			return false
 		}
-		return matchOperand(n.operand, v)
+		return n.match(v)
 	case "user":
 		id, ok := vars.get("_vwoUserId")
 		if !ok {
@@ -185,13 +198,11 @@ var (
 	lteRE      = regexp.MustCompile(`^lte\(((\d+\.?\d*)|(\.\d+))\)`)
 )
 
-// matchOperand is SegmentUtil's operandCustomVariablesParser for one variable value.
-func matchOperand(operand string, v pcommon.Value) bool {
-	tag, null := jsText(v)
-	var kind, value string
+// parseOperand splits an operand as SegmentUtil's preProcessOperandValue does.
+func parseOperand(operand string) (kind, value string) {
 	switch {
 	case lowerRE.MatchString(operand):
-		kind, value = "lower", lowerRE.FindStringSubmatch(operand)[1]
+		return "lower", lowerRE.FindStringSubmatch(operand)[1]
 	case wildcardRE.MatchString(operand):
 		value = wildcardRE.FindStringSubmatch(operand)[1]
 		starts, ends := strings.HasPrefix(value, "*"), strings.HasSuffix(value, "*")
@@ -204,29 +215,32 @@ func matchOperand(operand string, v pcommon.Value) bool {
 			kind = "prefix"
 		}
 		value = strings.TrimPrefix(value, "*")
-		value = strings.TrimSuffix(value, "*")
+		return kind, strings.TrimSuffix(value, "*")
 	case regexRE.MatchString(operand):
-		kind, value = "regex", regexRE.FindStringSubmatch(operand)[1]
+		return "regex", regexRE.FindStringSubmatch(operand)[1]
 	case gtRE.MatchString(operand):
-		kind, value = "gt", gtRE.FindStringSubmatch(operand)[1]
+		return "gt", gtRE.FindStringSubmatch(operand)[1]
 	case gteRE.MatchString(operand):
-		kind, value = "gte", gteRE.FindStringSubmatch(operand)[1]
+		return "gte", gteRE.FindStringSubmatch(operand)[1]
 	case ltRE.MatchString(operand):
-		kind, value = "lt", ltRE.FindStringSubmatch(operand)[1]
+		return "lt", ltRE.FindStringSubmatch(operand)[1]
 	case lteRE.MatchString(operand):
-		kind, value = "lte", lteRE.FindStringSubmatch(operand)[1]
-	default:
-		value = operand
+		return "lte", lteRE.FindStringSubmatch(operand)[1]
 	}
+	return "", operand
+}
+
+// match is SegmentUtil's operandCustomVariablesParser for one variable value.
+func (n *segment) match(v pcommon.Value) bool {
+	tag, null := jsText(v)
+	value := n.value
 	// processValues: both numeric (and non-zero): compared as JavaScript prints them.
-	if !null {
-		if o, ok := jsnum.ParseFloat(value); ok && o != 0 {
-			if t, ok := jsnum.ParseFloat(tag); ok && t != 0 {
-				value, tag = jsIntText(o), jsIntText(t)
-			}
+	if !null && n.numeric {
+		if t, ok := jsnum.ParseFloat(tag); ok && t != 0 {
+			value, tag = jsIntText(n.number), jsIntText(t)
 		}
 	}
-	switch kind {
+	switch n.kind {
 	case "lower":
 		return !null && strings.ToLower(value) == strings.ToLower(tag)
 	case "contains":
@@ -236,8 +250,7 @@ func matchOperand(operand string, v pcommon.Value) bool {
 	case "prefix":
 		return !null && strings.HasPrefix(tag, value)
 	case "regex":
-		re, err := regexp.Compile(value)
-		return err == nil && re.MatchString(tag)
+		return n.pattern != nil && n.pattern.MatchString(tag)
 	case "gt", "gte", "lt", "lte":
 		if null {
 			return false
@@ -247,7 +260,7 @@ func matchOperand(operand string, v pcommon.Value) bool {
 		if !ok1 || !ok2 {
 			return false // NaN compares false
 		}
-		switch kind {
+		switch n.kind {
 		case "gt":
 			return o < t
 		case "gte":
