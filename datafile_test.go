@@ -2,7 +2,6 @@ package experimentationexporter
 
 import (
 	"context"
-	"github.com/experimentationexporter/experimentationexporter/internal/optimizely"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,10 +14,16 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
+	"github.com/experimentationexporter/experimentationexporter/internal/metadatatest"
+	"github.com/experimentationexporter/experimentationexporter/internal/optimizely"
 )
 
 // cdn serves a datafile whose revision tests can change, or 503 while down.
@@ -185,4 +190,44 @@ func TestPendingBatchSurvivesThePersistentQueue(t *testing.T) {
 		t.Fatal("the restored pending batch was not delivered after the datafile arrived")
 	}
 	assert.ElementsMatch(t, vids(0, 3), deliveredIDs(t, srv))
+}
+
+// Shutdown stops in time while records wait for a datafile that never comes: an
+// in-memory queue gives them up at the drain deadline (timeout_interval here), counted as
+// dropped (shutdown) and said once at error level.
+func TestShutdownInTimeWithoutDatafile(t *testing.T) {
+	srv := replica(t)
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "CDN unavailable", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	cfg := sdkKeyConfig(t, srv.URL()+"/v1/events", down.URL)
+	cfg.TimeoutInterval = 300 * time.Millisecond
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	core, logs := observer.New(zapcore.InfoLevel)
+	set := metadatatest.NewSettings(tel)
+	set.Logger = zap.New(core)
+	exp, _, err := newLogsExporter(context.Background(), set, cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	for range 3 {
+		require.NoError(t, exp.ConsumeLogs(context.Background(), visitors(5)))
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- exp.Shutdown(context.Background()) }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Shutdown still waiting for the datafile after 10s (timeout_interval 300ms)")
+	}
+	assert.Zero(t, srv.Stats().Requests, "nothing could be built")
+	lost := logs.FilterLevelExact(zapcore.ErrorLevel).FilterMessageSnippet("drain deadline passed").All()
+	require.Len(t, lost, 1, "said once")
+	assert.EqualValues(t, 15, lost[0].ContextMap()["lost"])
+	metadatatest.AssertEqualExporterExperimentationEventsDropped(t, tel, []metricdata.DataPoint[int64]{
+		{Value: 15, Attributes: attribute.NewSet(exporterAttr, attribute.String("reason", "shutdown"))},
+	}, metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreExemplars())
 }

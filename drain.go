@@ -9,6 +9,8 @@ import (
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.uber.org/zap"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/reason"
 )
 
 // exporterhelper stops its retry sender before it drains the queue at shutdown, so a
@@ -20,9 +22,15 @@ type drainer struct {
 	cfg    *Config
 	logger *zap.Logger
 
-	// ctx is set when shutdown begins; it ends at the drain deadline.
-	ctx    atomic.Pointer[context.Context]
-	logged sync.Once
+	// ctx is set when shutdown begins; it ends at the drain deadline, when expired is
+	// closed.
+	ctx     atomic.Pointer[context.Context]
+	expired chan struct{}
+	logged  sync.Once
+	// givenUp counts what an in-memory queue loses at the deadline: records still
+	// waiting for the first datafile or settings file, events the API did not take.
+	givenUp atomic.Int64
+	obs     *telemetryObserver
 
 	// waiting holds batches in exporterhelper's retry backoff, with the time by which
 	// their next attempt is due.
@@ -33,21 +41,27 @@ type drainer struct {
 // minDrainRetryWait keeps a zero initial_interval from retrying in a tight loop.
 const minDrainRetryWait = 100 * time.Millisecond
 
-func newDrainer(cfg *Config, logger *zap.Logger) drainer {
-	return drainer{cfg: cfg, logger: logger, waiting: map[*eventBatch]time.Time{}}
+func newDrainer(cfg *Config, logger *zap.Logger, obs *telemetryObserver) drainer {
+	return drainer{cfg: cfg, logger: logger, obs: obs, waiting: map[*eventBatch]time.Time{}, expired: make(chan struct{})}
 }
 
-// begin is called before exporterhelper's shutdown drains the queue. Without a deadline
-// from the collector, timeout_interval bounds the drain.
+// persistent reports whether the sending queue keeps what is not sent on disk.
+func (d *drainer) persistent() bool {
+	q := d.cfg.QueueConfig.Get()
+	return q != nil && q.StorageID != nil
+}
+
+// begin is called before exporterhelper's shutdown drains the queue: the drain lasts
+// until the shutdown context's deadline or timeout_interval, whichever comes first.
 func (d *drainer) begin(ctx context.Context) (context.Context, context.CancelFunc) {
-	cancel := context.CancelFunc(func() {})
 	budget := d.cfg.TimeoutInterval
 	if deadline, ok := ctx.Deadline(); ok {
-		budget = time.Until(deadline)
-	} else {
-		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), budget)
+		budget = min(budget, time.Until(deadline))
 	}
-	d.ctx.Store(&ctx)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), budget)
+	if d.ctx.CompareAndSwap(nil, &ctx) {
+		context.AfterFunc(ctx, func() { close(d.expired) })
+	}
 	d.logged.Do(func() {
 		if q := d.cfg.QueueConfig.Get(); q != nil && q.StorageID != nil {
 			d.logger.Info("Shutting down: sending the queued experimentation events. Events not sent in time stay in the persistent queue and are sent after the restart.",
@@ -61,12 +75,63 @@ func (d *drainer) begin(ctx context.Context) (context.Context, context.CancelFun
 }
 
 // then begins the drain, waits for batches in backoff, then runs a signal's
-// exporterhelper shutdown, which drains its queue.
+// exporterhelper shutdown, which drains its queue. What an in-memory queue gave up is
+// said once, at error level.
 func (d *drainer) then(ctx context.Context, shutdown func(context.Context) error) error {
 	drainCtx, cancel := d.begin(ctx)
 	defer cancel()
 	d.waitBackoffs(drainCtx)
-	return shutdown(ctx)
+	err := shutdown(ctx)
+	if n := d.givenUp.Swap(0); n > 0 {
+		d.logger.Error("Shutting down: the drain deadline passed; experimentation records and events still queued in memory are lost. Set sending_queue::storage to keep them across restarts.",
+			zap.Int64("lost", n), zap.Duration("timeout_interval", d.cfg.TimeoutInterval))
+	}
+	return err
+}
+
+// deadline returns the drain's context while shutting down.
+func (d *drainer) deadline() (context.Context, bool) {
+	if c := d.ctx.Load(); c != nil {
+		return *c, true
+	}
+	return nil, false
+}
+
+// untilDeadline returns ctx, cancelled also when the drain deadline passes (also when
+// the drain begins later): a wait for the datafile never outlasts the shutdown.
+func (d *drainer) untilDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
+	wait, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-d.expired:
+			cancel()
+		case <-wait.Done():
+		}
+	}()
+	return wait, cancel
+}
+
+// isExpired reports whether the drain deadline has passed.
+func (d *drainer) isExpired() bool {
+	select {
+	case <-d.expired:
+		return true
+	default:
+		return false
+	}
+}
+
+// giveUp accounts n records or events an in-memory queue loses at the drain deadline
+// (counted as dropped, reason shutdown) and returns err, permanent: retrying is over.
+// A persistent queue keeps them: err stays retryable so exporterhelper leaves the item on
+// disk for the next start.
+func (d *drainer) giveUp(ctx context.Context, n int, err error) error {
+	if d.persistent() {
+		return err
+	}
+	d.givenUp.Add(int64(n))
+	d.obs.count(ctx, reason.Shutdown, n)
+	return consumererror.NewPermanent(err)
 }
 
 // waitBackoffs waits until no batch sits in exporterhelper's retry backoff (or ctx ends).

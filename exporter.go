@@ -2,6 +2,7 @@ package experimentationexporter // import "github.com/experimentationexporter/ex
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -78,7 +79,7 @@ func newExporter(cfg *Config, set exporter.Settings) (*experimentationExporter, 
 		stop: make(chan struct{}),
 	}
 	e.sender = newSender(cfg, set.Logger, obs, e.dest.Authorize, httpx.NewRedactor(secretPairs(cfg)...))
-	e.drain = newDrainer(cfg, set.Logger)
+	e.drain = newDrainer(cfg, set.Logger, obs)
 	e.meanEventBytes.Store(512)
 	return e, nil
 }
@@ -110,8 +111,15 @@ func (e *experimentationExporter) push(ctx context.Context, req xexporterhelper.
 	case *eventBatch:
 		b = r
 	case *pendingRecords:
+		// The datafile (or settings file) has until the shutdown drain's deadline.
+		wait, cancel := e.drain.untilDeadline(ctx)
 		var err error
-		if b, err = e.buildPending(ctx, r); err != nil {
+		b, err = e.buildPending(wait, r)
+		cancel()
+		if err != nil {
+			if e.drain.isExpired() && ctx.Err() == nil {
+				return e.drain.giveUp(ctx, r.Len(), fmt.Errorf("no datafile or settings file before the shutdown deadline: %w", err))
+			}
 			return err
 		}
 	default:
@@ -120,6 +128,14 @@ func (e *experimentationExporter) push(ctx context.Context, req xexporterhelper.
 	e.drain.resumed(b)
 	err := e.sender.send(ctx, b)
 	err = e.drain.retry(ctx, err, e.sender.send)
+	if _, draining := e.drain.deadline(); draining && err != nil && !consumererror.IsPermanent(err) {
+		n := b.Len()
+		var pe *partialError
+		if errors.As(err, &pe) {
+			n = pe.remaining.Len()
+		}
+		return e.drain.giveUp(ctx, n, err)
+	}
 	e.drain.backingOff(err)
 	return err
 }

@@ -82,6 +82,11 @@ func (o *telemetryObserver) dropped(ctx context.Context, reason string, n int, m
 	}
 }
 
+// count counts n dropped events without a log line: the caller says it once.
+func (o *telemetryObserver) count(ctx context.Context, reason string, n int) {
+	o.tb.ExporterExperimentationEventsDropped.Add(ctx, int64(n), o.attr("reason", reason))
+}
+
 // guessed logs, at most once per interval, that n impressions had their rule guessed:
 // the records carried no visitor attributes and audiences decided between rules.
 func (o *telemetryObserver) guessed(n int, example ...zap.Field) {

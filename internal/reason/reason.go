@@ -47,4 +47,7 @@ const (
 	RejectedTooLarge   = "rejected_too_large"
 	// RejectedPermanent: any other non-retryable answer.
 	RejectedPermanent = "rejected_permanent"
+	// Shutdown: still in an in-memory queue when the shutdown drain's deadline passed
+	// (no datafile or settings file yet, or the events API not taking them).
+	Shutdown = "shutdown"
 )

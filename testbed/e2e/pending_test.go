@@ -4,9 +4,11 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -104,6 +106,50 @@ func TestPendingSurvivesPersistentQueue(t *testing.T) {
 			t.Logf("kill -9=%v: %d of %d delivered %s after the CDN came up (%d CDN requests), %d duplicates, %d requests, %d rejected; subtest %s",
 				kill, users-n, users, took.Round(time.Millisecond), c.requests.Load(), d, st.Requests, st.Rejected,
 				time.Since(start).Round(time.Millisecond))
+		})
+	}
+}
+
+// TestShutdownInTimeWithoutDatafile: SIGTERM while every record waits for a datafile the
+// CDN does not serve. The collector exits within timeout_interval + 5 s; an in-memory
+// queue says once, at error level, how many records it gave up; a file_storage queue keeps
+// them on disk, and after a plain restart with the CDN up every one is delivered.
+func TestShutdownInTimeWithoutDatafile(t *testing.T) {
+	const users = 300
+	const timeoutInterval = 3 * time.Second
+	for _, persistent := range []bool{false, true} {
+		name := "in_memory"
+		if persistent {
+			name = "file_storage"
+		}
+		t.Run(name, func(t *testing.T) {
+			c := newCDN(t)
+			e := newEnv(t, options{batchSize: 50, persistent: persistent, sdkKeyCDN: c.URL, timeoutInterval: timeoutInterval.String()})
+			e.emit(0, users, false)
+			require.True(t, harness.WaitFor(context.Background(), 10*time.Second, func() bool {
+				return c.requests.Load() >= 2
+			}), "the exporter polls the CDN")
+
+			start := time.Now()
+			require.NoError(t, e.collector.Stop(timeoutInterval+5*time.Second), "exit within timeout_interval + 5s")
+			took := time.Since(start)
+			assert.Zero(t, e.api.Stats().Requests, "no datafile, no event")
+			out := e.collector.Output()
+			if !persistent {
+				assert.Equal(t, 1, strings.Count(out, "the drain deadline passed"), "said once")
+				assert.Contains(t, out, fmt.Sprintf(`"lost": %d`, users))
+				t.Logf("in-memory queue: stopped in %s, %d records given up", took.Round(time.Millisecond), users)
+				return
+			}
+			assert.NotContains(t, out, "the drain deadline passed", "a persistent queue loses nothing")
+
+			c.up.Store(true)
+			require.NoError(t, e.collector.Start(30*time.Second)) // same config and queue directory
+			uuids := e.waitEvents(users, 30*time.Second)
+			n, some := missing(uuids, wantIDs(0, users, false))
+			assert.Zero(t, n, "lost records kept on disk over the shutdown, e.g. %v", some)
+			assert.Zero(t, duplicates(uuids))
+			t.Logf("file_storage: stopped in %s; after the restart %d of %d delivered", took.Round(time.Millisecond), users-n, users)
 		})
 	}
 }

@@ -54,6 +54,8 @@ type options struct {
 	// datafile is the Optimizely datafile (repository-relative) the exporter reads;
 	// default testdata/datafile.json.
 	datafile string
+	// timeoutInterval bounds the shutdown drain (the exporter's default 30s when empty).
+	timeoutInterval string
 	// vwo sends to VWO instead of Optimizely: destination vwo, the replica's
 	// /server-side/batch-events, account vwoAccountID with sdk key vwoSDKKey and the
 	// settings file testdata/vwo_settings.json. batchSize 0 keeps VWO's default (100).
@@ -141,6 +143,9 @@ func newEnv(t *testing.T, o options) *env {
 		} else {
 			fmt.Fprintf(&b, "      datafile_path: %s\n", repoPath(t, o.datafile))
 		}
+	}
+	if o.timeoutInterval != "" {
+		fmt.Fprintf(&b, "    timeout_interval: %s\n", o.timeoutInterval)
 	}
 	fmt.Fprintf(&b, "    sending_queue:\n      num_consumers: %d\n      queue_size: %d\n", o.consumers, o.queueSize)
 	if o.persistent {
