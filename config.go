@@ -128,12 +128,8 @@ func (cfg *Config) Validate() error {
 	if sec != nil {
 		errs = append(errs, sec.ValidateSelected())
 	}
-	if err := cfg.Mapping.Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if err := cfg.Privacy.Validate(); err != nil {
-		errs = append(errs, err)
-	}
+	// mapping and privacy validate themselves: the collector calls every nested
+	// Validate, so calling them here would report each of their errors twice.
 	return errors.Join(errs...)
 }
 

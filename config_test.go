@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,6 +133,7 @@ func TestConfigValidateErrors(t *testing.T) {
 		{"mapping empty name", map[string]any{"mapping": map[string]any{"flag_key": []string{""}}}, "mapping::flag_key must not contain an empty attribute name"},
 		{"mapping same event names", map[string]any{"mapping": map[string]any{"conversion_event": "feature_flag.evaluation"}}, `mapping::impression_event and mapping::conversion_event must differ, both are "feature_flag.evaluation"`},
 		{"mapping one attribute two meanings", map[string]any{"mapping": map[string]any{"flag_key": []string{"user.id"}}}, `attribute "user.id" is already mapped by mapping::visitor_id`},
+		{"privacy hash without key", map[string]any{"privacy": map[string]any{"visitor_id": map[string]any{"mode": "hash"}}}, "privacy::visitor_id::key must be set (at least 16 characters) when privacy::visitor_id::mode is hash"},
 		{"queue_size", map[string]any{"sending_queue": map[string]any{"queue_size": 0}}, "`queue_size` must be positive"},
 		{"batch larger than queue", map[string]any{"batch_size": 500, "sending_queue": map[string]any{"queue_size": 100}}, "batch_size (500) must not exceed sending_queue::queue_size (100) when the queue counts items"},
 	}
@@ -143,7 +145,7 @@ func TestConfigValidateErrors(t *testing.T) {
 			require.NoError(t, confmap.NewFromStringMap(tt.raw).Unmarshal(cfg))
 			err := confmap.Validate(cfg)
 			require.Error(t, err)
-			assert.Contains(t, err.Error(), tt.errMsg)
+			assert.Equal(t, 1, strings.Count(err.Error(), tt.errMsg), "said once, naming its key: %v", err)
 		})
 	}
 }
