@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
+	"github.com/experimentationexporter/experimentationexporter/internal/dedup"
 	"github.com/experimentationexporter/experimentationexporter/internal/destination"
 	"github.com/experimentationexporter/experimentationexporter/internal/privacy"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
@@ -53,6 +54,8 @@ type Config struct {
 	Mapping      record.Mapping `mapstructure:"mapping"`
 	// Privacy decides what of the visitor data leaves (README "What leaves your network").
 	Privacy privacy.Config `mapstructure:"privacy"`
+	// Dedup leaves out repeated impressions (README "Impressions once"); off by default.
+	Dedup dedup.Config `mapstructure:"dedup"`
 
 	_ struct{}
 }

@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
+	"github.com/experimentationexporter/experimentationexporter/internal/dedup"
 	"github.com/experimentationexporter/experimentationexporter/internal/destination"
 	"github.com/experimentationexporter/experimentationexporter/internal/privacy"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
@@ -33,6 +34,7 @@ type strictConfig struct {
 	Destinations  strictDestinationsConfig                                 `mapstructure:",squash"`
 	Mapping       record.Mapping                                           `mapstructure:"mapping"`
 	Privacy       privacy.Config                                           `mapstructure:"privacy"`
+	Dedup         dedup.Config                                             `mapstructure:"dedup"`
 }
 
 // checkKnownKeys returns an error naming every key under the exporter that no setting has.

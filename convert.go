@@ -19,6 +19,7 @@ import (
 type tally struct {
 	impressions, conversions, extra int
 	guessed                         int // impressions whose rule was a guess
+	deduplicated, noExposure        int // dedup: impressions left out, conversions of unexposed visitors
 	reasons                         []reasonCount
 	resolutions                     []resolutionCount
 	privacy                         [privacy.NumReasons]int
@@ -79,6 +80,7 @@ func (e *experimentationExporter) report(ctx context.Context, t *tally) {
 	if t.guessed > 0 {
 		e.obs.guessed(t.guessed)
 	}
+	e.obs.dedup(ctx, t.deduplicated, t.noExposure)
 	for reason, n := range t.privacy {
 		if n > 0 {
 			e.obs.redacted(ctx, privacy.Reason(reason).String(), n)
@@ -141,6 +143,16 @@ func (e *experimentationExporter) buildInto(b *eventBatch, ld plog.Logs, build d
 					for i, n := range f.Privacy {
 						t.privacy[i] += int(n)
 					}
+				}
+				if r.NoExposure {
+					t.noExposure++
+				}
+				if r.Deduplicated {
+					// The impression was left out; what else the record became (VWO
+					// custom-dimension pushes) still goes.
+					t.deduplicated++
+					t.extra += r.Events
+					continue
 				}
 				if r.Events == 0 {
 					t.add(r.Reason, r.Dropped, &f)

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
 	"go.uber.org/zap"
 
+	"github.com/experimentationexporter/experimentationexporter/internal/dedup"
 	"github.com/experimentationexporter/experimentationexporter/internal/destination"
 	"github.com/experimentationexporter/experimentationexporter/internal/httpx"
 	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
@@ -73,6 +74,7 @@ func newExporter(cfg *Config, set exporter.Settings) (*experimentationExporter, 
 			Privacy:       privacy.New(cfg.Privacy),
 			ClientName:    clientName,
 			ClientVersion: clientVersion,
+			Exposures:     dedup.New(cfg.Dedup),
 		}),
 		obs:  obs,
 		tb:   tb,

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
 
+	"github.com/experimentationexporter/experimentationexporter/internal/dedup"
 	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
 	"github.com/experimentationexporter/experimentationexporter/internal/sharedcomponent"
@@ -75,6 +76,7 @@ func createDefaultConfig() component.Config {
 		TimeoutInterval: defaultTimeoutInterval,
 		Destinations:    defaultDestinations(),
 		Mapping:         record.DefaultMapping(),
+		Dedup:           dedup.Config{MaxKeys: dedup.DefaultMaxKeys},
 	}
 	cfg.BatchSize, cfg.FlushInterval = cfg.section().BatchDefaults()
 	return cfg

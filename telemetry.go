@@ -82,6 +82,17 @@ func (o *telemetryObserver) dropped(ctx context.Context, reason string, n int, m
 	}
 }
 
+// dedup counts impressions dedup left out and conversions of visitors without a
+// remembered impression.
+func (o *telemetryObserver) dedup(ctx context.Context, deduplicated, noExposure int) {
+	if deduplicated > 0 {
+		o.tb.ExporterExperimentationImpressionsDeduplicated.Add(ctx, int64(deduplicated), o.only)
+	}
+	if noExposure > 0 {
+		o.tb.ExporterExperimentationConversionsWithoutExposure.Add(ctx, int64(noExposure), o.only)
+	}
+}
+
 // count counts n dropped events without a log line: the caller says it once.
 func (o *telemetryObserver) count(ctx context.Context, reason string, n int) {
 	o.tb.ExporterExperimentationEventsDropped.Add(ctx, int64(n), o.attr("reason", reason))

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
 
+	"github.com/experimentationexporter/experimentationexporter/internal/dedup"
 	"github.com/experimentationexporter/experimentationexporter/internal/privacy"
 	"github.com/experimentationexporter/experimentationexporter/internal/record"
 )
@@ -47,6 +48,8 @@ type Settings struct {
 	Privacy *privacy.Gate
 	// ClientName and ClientVersion identify the exporter in payloads and URLs.
 	ClientName, ClientVersion string
+	// Exposures remembers the impressions sent, when dedup is on (nil: off).
+	Exposures *dedup.Set
 }
 
 // Destination is one events API at run time.
@@ -97,6 +100,9 @@ type Result struct {
 	// Guessed, that the record lacked what would have told the rule apart.
 	Resolution string
 	Guessed    bool
+	// Deduplicated: the impression repeated one sent within the dedup window and was left
+	// out. NoExposure: a conversion of a visitor with no remembered impression (dedup on).
+	Deduplicated, NoExposure bool
 }
 
 // StrictClientConfig has confighttp.ClientConfig's fields and none of its methods:

@@ -23,18 +23,20 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                                      metric.Meter
-	mu                                         sync.Mutex
-	registrations                              []metric.Registration
-	ExporterExperimentationAttributesRedacted  metric.Int64Counter
-	ExporterExperimentationConversionsResolved metric.Int64Counter
-	ExporterExperimentationEventsBuilt         metric.Int64Counter
-	ExporterExperimentationEventsDropped       metric.Int64Counter
-	ExporterExperimentationImpressionsResolved metric.Int64Counter
-	ExporterExperimentationRecordsSkipped      metric.Int64Counter
-	ExporterExperimentationRequestBytes        metric.Int64Histogram
-	ExporterExperimentationRequestEvents       metric.Int64Histogram
-	ExporterExperimentationRequests            metric.Int64Counter
+	meter                                             metric.Meter
+	mu                                                sync.Mutex
+	registrations                                     []metric.Registration
+	ExporterExperimentationAttributesRedacted         metric.Int64Counter
+	ExporterExperimentationConversionsResolved        metric.Int64Counter
+	ExporterExperimentationConversionsWithoutExposure metric.Int64Counter
+	ExporterExperimentationEventsBuilt                metric.Int64Counter
+	ExporterExperimentationEventsDropped              metric.Int64Counter
+	ExporterExperimentationImpressionsDeduplicated    metric.Int64Counter
+	ExporterExperimentationImpressionsResolved        metric.Int64Counter
+	ExporterExperimentationRecordsSkipped             metric.Int64Counter
+	ExporterExperimentationRequestBytes               metric.Int64Histogram
+	ExporterExperimentationRequestEvents              metric.Int64Histogram
+	ExporterExperimentationRequests                   metric.Int64Counter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -78,6 +80,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
+	builder.ExporterExperimentationConversionsWithoutExposure, err = builder.meter.Int64Counter(
+		"otelcol_exporter_experimentation_conversions_without_exposure",
+		metric.WithDescription("Conversions of visitors with no remembered impression (dedup on; the conversion is still sent). [Alpha]"),
+		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ExporterExperimentationEventsBuilt, err = builder.meter.Int64Counter(
 		"otelcol_exporter_experimentation_events_built",
 		metric.WithDescription("Experimentation events built from log records, by event type. [Alpha]"),
@@ -87,6 +95,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ExporterExperimentationEventsDropped, err = builder.meter.Int64Counter(
 		"otelcol_exporter_experimentation_events_dropped",
 		metric.WithDescription("Experimentation records or events dropped as invalid or rejected permanently, by reason. [Alpha]"),
+		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterExperimentationImpressionsDeduplicated, err = builder.meter.Int64Counter(
+		"otelcol_exporter_experimentation_impressions_deduplicated",
+		metric.WithDescription("Impressions left out because the same exposure was sent within dedup::window. [Alpha]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)

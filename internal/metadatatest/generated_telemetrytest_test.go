@@ -21,8 +21,10 @@ func TestSetupTelemetry(t *testing.T) {
 	defer tb.Shutdown()
 	tb.ExporterExperimentationAttributesRedacted.Add(context.Background(), 1)
 	tb.ExporterExperimentationConversionsResolved.Add(context.Background(), 1)
+	tb.ExporterExperimentationConversionsWithoutExposure.Add(context.Background(), 1)
 	tb.ExporterExperimentationEventsBuilt.Add(context.Background(), 1)
 	tb.ExporterExperimentationEventsDropped.Add(context.Background(), 1)
+	tb.ExporterExperimentationImpressionsDeduplicated.Add(context.Background(), 1)
 	tb.ExporterExperimentationImpressionsResolved.Add(context.Background(), 1)
 	tb.ExporterExperimentationRecordsSkipped.Add(context.Background(), 1)
 	tb.ExporterExperimentationRequestBytes.Record(context.Background(), 1)
@@ -34,10 +36,16 @@ func TestSetupTelemetry(t *testing.T) {
 	AssertEqualExporterExperimentationConversionsResolved(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterExperimentationConversionsWithoutExposure(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterExperimentationEventsBuilt(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterExperimentationEventsDropped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterExperimentationImpressionsDeduplicated(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterExperimentationImpressionsResolved(t, testTel,

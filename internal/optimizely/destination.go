@@ -101,7 +101,7 @@ func (d *Destination) SetDatafile(df *Datafile) {
 		forced.AnonymizeIP = true
 		df = &forced
 	}
-	b := &builder{NewBuilder(df, d.mode, WithPrivacy(d.set.Privacy))}
+	b := &builder{NewBuilder(df, d.mode, WithPrivacy(d.set.Privacy), WithExposures(d.set.Exposures))}
 	d.Use(&destination.Revision{
 		Context: &destination.Context{
 			Key:    Name + "\x00" + url + "\x00" + df.AccountID + "\x00" + df.ProjectID + "\x00" + df.Revision + "\x00" + strconv.FormatBool(df.AnonymizeIP),
@@ -126,11 +126,15 @@ func (b *builder) Build(dst *destination.Events, f *record.Fields) destination.R
 	var scratch [2]int
 	start := len(dst.Data)
 	data, ends, verdict, why, how := b.AppendAll(dst.Data, scratch[:0], f)
+	if IsDeduplicated(why) {
+		return destination.Result{Deduplicated: true}
+	}
 	if verdict != record.Built {
 		return destination.Result{Reason: why, Dropped: verdict == record.Dropped}
 	}
 	dst.Data = data
 	dst.EndAll(start, ends) // an impression, and a holdout's
 
-	return destination.Result{Events: len(ends), Resolution: how.String(), Guessed: how == ResolvedAmbiguous}
+	return destination.Result{Events: len(ends), Resolution: how.String(), Guessed: how == ResolvedAmbiguous,
+		NoExposure: b.UnexposedConversion(f)}
 }

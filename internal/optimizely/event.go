@@ -7,6 +7,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
+	"github.com/experimentationexporter/experimentationexporter/internal/dedup"
 	"github.com/experimentationexporter/experimentationexporter/internal/jsnum"
 	"github.com/experimentationexporter/experimentationexporter/internal/jsonw"
 	"github.com/experimentationexporter/experimentationexporter/internal/privacy"
@@ -32,6 +33,7 @@ type Builder struct {
 	sendRollout bool
 	botFilter   []byte        // the pre-encoded $opt_bot_filtering attribute, or nil
 	gate        *privacy.Gate // nil: visitor data leaves as the app sent it
+	exposures   *dedup.Set    // nil: dedup off
 }
 
 // Option configures a Builder.
@@ -39,6 +41,44 @@ type Option func(*Builder)
 
 // WithPrivacy passes visitor ids and attributes through the privacy gate.
 func WithPrivacy(g *privacy.Gate) Option { return func(b *Builder) { b.gate = g } }
+
+// WithExposures leaves out impressions that repeat one sent within the dedup window.
+func WithExposures(s *dedup.Set) Option { return func(b *Builder) { b.exposures = s } }
+
+// exposure checks an impression against the remembered ones: the key is the visitor id
+// as received and the decision (rule id, variation id, enabled).
+func (b *Builder) exposure(visitor pcommon.Value, d *decision, at pcommon.Timestamp) bool {
+	var h dedup.Hasher
+	b.exposures.Start(&h)
+	h.String(visitor.AsString())
+	b.exposures.Touch(h.Sum()) // the visitor was exposed (conversions ask)
+	h.String(d.experimentID)
+	h.String(d.variationID)
+	if d.enabled {
+		h.String("1")
+	} else {
+		h.String("0")
+	}
+	return b.exposures.Repeat(h.Sum(), int64(at))
+}
+
+// UnexposedConversion reports, when dedup is on, whether a conversion's visitor has no
+// remembered impression (its conversion may count for no variation).
+func (b *Builder) UnexposedConversion(f *record.Fields) bool {
+	if b.exposures == nil || f.Kind != record.Conversion {
+		return false
+	}
+	visitor, ok := f.Get(record.VisitorID)
+	return ok && !b.seenVisitor(visitor)
+}
+
+// seenVisitor reports whether a visitor has a remembered impression.
+func (b *Builder) seenVisitor(visitor pcommon.Value) bool {
+	var h dedup.Hasher
+	b.exposures.Start(&h)
+	h.String(visitor.AsString())
+	return b.exposures.Seen(h.Sum())
+}
 
 // NewBuilder prepares event building against df.
 func NewBuilder(df *Datafile, mode SendFlagDecisions, opts ...Option) *Builder {
@@ -123,6 +163,9 @@ func (b *Builder) appendImpressions(dst []byte, ends []int, f *record.Fields) ([
 	d, verdict, why := b.resolveDecision(f, visitor)
 	if verdict != record.Built && d.also.rule == nil {
 		return dst, ends, verdict, why, 0
+	}
+	if verdict == record.Built && b.exposures != nil && b.exposure(visitor, &d, f.Timestamp) {
+		return dst, ends, record.Skipped, reasonDeduplicated, d.resolution
 	}
 	visitor = b.gate.VisitorID(visitor) // after resolution: bucketing needs the real id
 	if verdict == record.Built {
@@ -630,6 +673,13 @@ func isCanonicalUUID(s string) bool {
 	}
 	return true
 }
+
+// reasonDeduplicated marks an impression dedup left out; it is counted apart
+// (impressions_deduplicated), not as a skipped record.
+const reasonDeduplicated = "deduplicated"
+
+// IsDeduplicated reports whether a verdict's reason is dedup's.
+func IsDeduplicated(why string) bool { return why == reasonDeduplicated }
 
 // appendDerivedUUID is the uuid of a record's second impression: a UUIDv5 over the
 // record's event.id (or identity) and the second decision's rule, never event.id itself,

@@ -82,7 +82,7 @@ func (d *Destination) Shutdown() {
 // keys the batch context, so events resolved under different settings never share a
 // request.
 func (d *Destination) SetSettings(s *Settings, revision string) {
-	b := NewBuilder(d.cfg.AccountID, d.cfg.PushCustomDimensions, s, WithPrivacy(d.set.Privacy))
+	b := NewBuilder(d.cfg.AccountID, d.cfg.PushCustomDimensions, s, WithPrivacy(d.set.Privacy), WithExposures(d.set.Exposures))
 	d.Use(&destination.Revision{
 		Context: &destination.Context{
 			Key:    Name + "\x00" + d.url + "\x00" + revision,
@@ -120,9 +120,12 @@ type batchBuilder struct {
 func (b *batchBuilder) Build(dst *destination.Events, f *record.Fields) destination.Result {
 	start := len(dst.Data)
 	var scratch [4]int
-	data, ends, verdict, why, bucketed := b.AppendDecided(dst.Data, scratch[:0], f, b.pushed)
+	data, ends, verdict, why, bucketed, deduplicated := b.AppendDeduplicated(dst.Data, scratch[:0], f, b.pushed)
 	if verdict != record.Built {
 		return destination.Result{Reason: why, Dropped: verdict == record.Dropped}
+	}
+	if len(ends) == 0 { // the impression alone, left out by dedup
+		return destination.Result{Deduplicated: true}
 	}
 	how := ""
 	if f.Kind == record.Conversion {
@@ -133,5 +136,6 @@ func (b *batchBuilder) Build(dst *destination.Events, f *record.Fields) destinat
 	}
 	dst.Data = data
 	dst.EndAll(start, ends) // an event and custom dimensions, or a goal in several campaigns
-	return destination.Result{Events: len(ends), Resolution: how}
+	return destination.Result{Events: len(ends), Resolution: how, Deduplicated: deduplicated,
+		NoExposure: b.UnexposedConversion(f)}
 }

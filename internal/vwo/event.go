@@ -8,6 +8,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
+	"github.com/experimentationexporter/experimentationexporter/internal/dedup"
 	"github.com/experimentationexporter/experimentationexporter/internal/jsonw"
 	"github.com/experimentationexporter/experimentationexporter/internal/privacy"
 	"github.com/experimentationexporter/experimentationexporter/internal/reason"
@@ -46,6 +47,32 @@ type Builder struct {
 	pushDimensions bool
 	settings       *Settings     // nil: records must carry numeric ids
 	gate           *privacy.Gate // nil: visitor data leaves as the app sent it
+	exposures      *dedup.Set    // nil: dedup off
+}
+
+// WithExposures leaves out impressions that repeat one sent within the dedup window
+// (custom-dimension pushes and conversions are never left out).
+func WithExposures(s *dedup.Set) Option { return func(b *Builder) { b.exposures = s } }
+
+// exposureKey is the visitor as received and the campaign and variation.
+func (b *Builder) visitorKey(h *dedup.Hasher, visitor pcommon.Value) uint64 {
+	b.exposures.Start(h)
+	h.String(visitor.AsString())
+	return h.Sum()
+}
+
+// UnexposedConversion reports, when dedup is on, whether a conversion's visitor has no
+// remembered impression.
+func (b *Builder) UnexposedConversion(f *record.Fields) bool {
+	if b.exposures == nil || f.Kind != record.Conversion {
+		return false
+	}
+	visitor, ok := f.Get(record.VisitorID)
+	if !ok {
+		return false
+	}
+	var h dedup.Hasher
+	return !b.exposures.Seen(b.visitorKey(&h, visitor))
 }
 
 // Option configures a Builder.
@@ -85,25 +112,32 @@ func (b *Builder) AppendPushed(dst []byte, ends []int, f *record.Fields, pushed 
 // AppendDecided is AppendPushed that also says whether a conversion's variation was
 // decided by bucketing the visitor (the record named none), as the SDKs' track() does.
 func (b *Builder) AppendDecided(dst []byte, ends []int, f *record.Fields, pushed Pushed) (_ []byte, _ []int, _ record.Verdict, _ string, bucketed bool) {
+	dst, ends, verdict, why, bucketed, _ := b.AppendDeduplicated(dst, ends, f, pushed)
+	return dst, ends, verdict, why, bucketed
+}
+
+// AppendDeduplicated is AppendDecided that also says whether dedup left the impression
+// out (its custom-dimension pushes, if any, are still appended).
+func (b *Builder) AppendDeduplicated(dst []byte, ends []int, f *record.Fields, pushed Pushed) (_ []byte, _ []int, _ record.Verdict, _ string, bucketed, deduplicated bool) {
 	var eT byte
 	switch f.Kind {
 	case record.Impression:
 		if f.EvaluationFailed() {
 			// The evaluation served a default value: not an impression.
-			return dst, ends, record.Skipped, reason.EvaluationError, false
+			return dst, ends, record.Skipped, reason.EvaluationError, false, false
 		}
 		eT = '1'
 	case record.Conversion:
 		eT = '2'
 	default:
-		return dst, ends, record.Skipped, reason.NotAnEvent, false
+		return dst, ends, record.Skipped, reason.NotAnEvent, false, false
 	}
 	visitor, ok := f.Get(record.VisitorID)
 	if !ok || !record.IsID(visitor) {
-		return dst, ends, record.Dropped, reason.MissingVisitorID, false
+		return dst, ends, record.Dropped, reason.MissingVisitorID, false, false
 	}
 	if f.Timestamp == 0 {
-		return dst, ends, record.Dropped, reason.MissingTimestamp, false
+		return dst, ends, record.Dropped, reason.MissingTimestamp, false, false
 	}
 	var targets []ids
 	if eT == '2' && b.settings != nil && !hasCampaign(f) {
@@ -111,12 +145,12 @@ func (b *Builder) AppendDecided(dst []byte, ends []int, f *record.Fields, pushed
 		var verdict record.Verdict
 		var why string
 		if targets, verdict, why = b.resolveGoalCampaigns(f, visitor.AsString()); verdict != record.Built {
-			return dst, ends, verdict, why, false
+			return dst, ends, verdict, why, false, false
 		}
 	} else {
 		id, verdict, why := b.resolve(f, eT == '2', visitor.AsString())
 		if verdict != record.Built {
-			return dst, ends, verdict, why, false
+			return dst, ends, verdict, why, false, false
 		}
 		targets = []ids{id}
 	}
@@ -143,6 +177,16 @@ func (b *Builder) AppendDecided(dst []byte, ends []int, f *record.Fields, pushed
 	}
 
 	for _, id := range targets {
+		if eT == '1' && b.exposures != nil {
+			var h dedup.Hasher
+			b.exposures.Touch(b.visitorKey(&h, visitor))
+			h.String(id.campaign)
+			h.String(id.variation)
+			if b.exposures.Repeat(h.Sum(), int64(f.Timestamp)) {
+				deduplicated = true
+				continue
+			}
+		}
 		dst = append(dst, `{"eT":`...)
 		dst = append(dst, eT)
 		dst = append(dst, `,"e":`...)
@@ -193,7 +237,7 @@ func (b *Builder) AppendDecided(dst []byte, ends []int, f *record.Fields, pushed
 		}
 	}
 	bucketed = targets[0].bucketed
-	return dst, ends, record.Built, "", bucketed
+	return dst, ends, record.Built, "", bucketed, deduplicated
 }
 
 // appendClient writes the user agent or IP field when the record has it and the
