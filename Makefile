@@ -23,9 +23,11 @@ sdkcompat:
 	cd internal/sdkcompat && go vet ./... && go test -count=1 ./...
 	cd internal/vwocompat && go vet ./... && go test -count=1 ./...
 
-## nodeclient: Node.js and the pinned OpenFeature/OpenTelemetry JS packages for the e2e tests.
+## nodeclient: Node.js and the pinned OpenFeature/OpenTelemetry JS packages for the e2e tests,
+## and the pinned VWO Node SDK for sdkcompat's second VWO ground truth (internal/vwocompat/node).
 nodeclient:
 	bash testbed/e2e/nodeclient/install.sh
+	bash internal/vwocompat/node/install.sh
 
 ## lint: gofmt over every module; vet of the exporter, of testbed/ (the test tooling's own
 ## module, with the e2e tag) and of testbed/e2e/goclient.
