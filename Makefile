@@ -17,8 +17,9 @@ test: lint
 	$(MAKE) e2e
 
 ## sdkcompat: rule resolution and payloads against the official Optimizely Go SDK, and
-## VWO events against the VWO Go SDK (their own modules, so the SDKs never enter the
-## exporter's dependencies).
+## VWO events against the VWO Go SDK and the VWO Node SDK (their own modules, so the SDKs
+## never enter the exporter's dependencies). The Node comparison needs `make nodeclient`;
+## without it it skips, unless VWOCOMPAT_REQUIRE_NODE is set (CI sets it).
 sdkcompat:
 	cd internal/sdkcompat && go vet ./... && go test -count=1 ./...
 	cd internal/vwocompat && go vet ./... && go test -count=1 ./...

@@ -246,16 +246,20 @@ func TestCompareWithNodeSDK(t *testing.T) {
 	}
 }
 
-// nodeBinary finds node and the installed SDK, or skips.
+// nodeBinary finds node and the installed SDK, or skips (fails with VWOCOMPAT_REQUIRE_NODE).
 func nodeBinary(t *testing.T) string {
 	t.Helper()
 	const hint = "run internal/vwocompat/node/install.sh (make nodeclient; CI does) to compare with the VWO Node SDK"
+	skip := t.Skip
+	if os.Getenv("VWOCOMPAT_REQUIRE_NODE") != "" {
+		skip = t.Fatal
+	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		t.Skip("node is not installed: " + hint)
+		skip("node is not installed: " + hint)
 	}
 	if _, err := os.Stat(filepath.Join("node", "node_modules", "vwo-node-sdk", "package.json")); err != nil {
-		t.Skip("node/node_modules/vwo-node-sdk is missing: " + hint)
+		skip("node/node_modules/vwo-node-sdk is missing: " + hint)
 	}
 	return node
 }
