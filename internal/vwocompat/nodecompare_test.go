@@ -47,6 +47,9 @@ var (
 
 const defaultNodeSeeds = "1,2,3,4,5,6"
 
+// nodeSDKRelease is the vwo-node-sdk version node/package-lock.json pins.
+const nodeSDKRelease = "1.73.0"
+
 // nodeSettingsFiles are the hand-written settings files, each about one part of the SDK's
 // decision (testdata/node).
 var nodeSettingsFiles = []string{"basic", "traffic", "seeds_nb", "seeds_nbv2", "seeds_nb_nbv2", "groups", "whitelisting", "presegment"}
@@ -348,6 +351,9 @@ func runDecide(t *testing.T, node, dir, name string, job nodeJob) decideOutput {
 	}
 	if len(out.calls) != len(job.Calls) {
 		t.Fatalf("decide.js answered %d of %d calls", len(out.calls), len(job.Calls))
+	}
+	if out.version != nodeSDKRelease {
+		t.Fatalf("vwo-node-sdk %s is installed, package-lock.json pins %s: run node/install.sh", out.version, nodeSDKRelease)
 	}
 	return out
 }
@@ -1159,7 +1165,7 @@ func (ct *crossTally) report(verbose bool) string {
 // SDK: what each measures, and what each accepts.
 var goVsNodeComparison = []struct{ aspect, goSDK, nodeSDK string }{
 	{"ground truth", "vwo-go-sdk " + sdkRelease + " in the test process; a TLS server stands in for VWO; one request per event (eventsPerRequest 1)",
-		"vwo-node-sdk 1.73.0 in node/decide.js; https.request stubbed; batches of 100; events attributed to calls by their place in the queue"},
+		"vwo-node-sdk " + nodeSDKRelease + " in node/decide.js; https.request stubbed; batches of 100; events attributed to calls by their place in the queue"},
 	{"settings", "testdata/settings.json: two running campaigns at 100% traffic, no segments, one paused",
 		"testdata/node/*.json (traffic, weights, seeds, groups, whitelisting, pre-segmentation, types, MAB) and seeded random files"},
 	{"users", "50, no attributes", "120 (non-ASCII ids among them) and 42 personas, with customVariables and variationTargetingVariables"},
