@@ -76,13 +76,15 @@ func init() {
 		"the SDK bucketed the user (whitelisting, pre-segmentation, traffic, weights, groups) and sent the goal"
 	noCampaign := "the exporter does not bucket yet and a conversion record without a campaign key is dropped; the SDK credited every " +
 		"campaign track(null) (or the list) selects whose bucketing takes the user"
-	for _, typ := range []string{"VISUAL_AB", "FEATURE_TEST"} {
-		for _, goal := range []string{vwo.GoalRevenue, vwo.GoalCustom} {
-			nodeKnown[fmt.Sprintf("only the SDK sent [track %s %s] (exporter: dropped missing_variation_id)", typ, goal)] = noBucketing
+	for _, split := range []string{"", splitAttributes} {
+		for _, typ := range []string{"VISUAL_AB", "FEATURE_TEST"} {
+			for _, goal := range []string{vwo.GoalRevenue, vwo.GoalCustom} {
+				nodeKnown[fmt.Sprintf("only the SDK sent [track %s %s] (exporter: dropped missing_variation_id)%s", typ, goal, split)] = noBucketing
+			}
 		}
-	}
-	for _, form := range []string{"null", "null goalTypeToTrack=ALL", "null goalTypeToTrack=CUSTOM_GOAL", "null goalTypeToTrack=REVENUE_TRACKING", "[list of keys]"} {
-		nodeKnown["only the SDK sent [track "+form+"] (exporter: dropped missing_campaign_id)"] = noCampaign
+		for _, form := range []string{"null", "null goalTypeToTrack=ALL", "null goalTypeToTrack=CUSTOM_GOAL", "null goalTypeToTrack=REVENUE_TRACKING", "[list of keys]"} {
+			nodeKnown["only the SDK sent [track "+form+"] (exporter: dropped missing_campaign_id)"+split] = noCampaign
+		}
 	}
 	isFeatureEnabled := "isFeatureEnabled() returns a boolean, not the variation, so the app's evaluation record has no variant and the " +
 		"exporter skips it; the SDK sent an impression for the variation it decided"
@@ -409,6 +411,7 @@ func appRecord(eventName string, tsMillis int64, a map[string]any) plog.LogRecor
 // follow it) and the record the app emits for it.
 type nodeStep struct {
 	kind  string
+	split string // for a conversion of a user whose two option maps differ: splitAttributes
 	calls []int
 	rec   *plog.LogRecord // nil: the app emits nothing the exporter reads
 	push  bool            // the record carries pushed custom dimensions
@@ -468,6 +471,12 @@ func trackKind(s *nsSettings, c nodeCall) string {
 	}
 	return kind
 }
+
+// splitAttributes marks the categories of conversions whose user has customVariables
+// (pre-segmentation) and variationTargetingVariables (whitelisting) that differ: the record
+// carries both in one experiment.visitor.attributes map, so a decision on one of them can
+// see keys the SDK's did not.
+const splitAttributes = " — customVariables ≠ variationTargetingVariables"
 
 // nodeSteps builds the records: activate and getVariationName → an impression with the
 // campaign key (activate) or flag key (getVariationName) and the variation name the SDK
@@ -540,6 +549,9 @@ func nodeSteps(s *nsSettings, job nodeJob, out decideOutput) []nodeStep {
 				a["experiment.visitor.attributes"] = attrs
 			}
 			st.kind = trackKind(s, c)
+			if u.ambiguous() {
+				st.split = splitAttributes
+			}
 		case "push": // not after an activate: nothing the exporter can send it with
 			st.kind = "push"
 			steps = append(steps, st)
@@ -777,7 +789,7 @@ func compareNode(t *testing.T, name string, raw []byte, s *nsSettings, job nodeJ
 			path := decisionPath(s, oc, sev)
 			if match < 0 {
 				ty.missing++
-				ty.add(fmt.Sprintf("only the SDK sent [%s] (exporter: %s)", st.kind, outcome), "missing",
+				ty.add(fmt.Sprintf("only the SDK sent [%s] (exporter: %s)%s", st.kind, outcome, st.split), "missing",
 					fmt.Sprintf("user %s: %s: SDK %v", oc.UserID, call, sev), path)
 				continue
 			}
@@ -798,7 +810,11 @@ func compareNode(t *testing.T, name string, raw []byte, s *nsSettings, job nodeJ
 				} else {
 					core = true
 				}
-				ty.add(d.category, class, fmt.Sprintf("[%s] user %s: %s: %s", st.kind, oc.UserID, call, d.detail), path)
+				cat := d.category
+				if class == "mismatch" {
+					cat += st.split
+				}
+				ty.add(cat, class, fmt.Sprintf("[%s] user %s: %s: %s", st.kind, oc.UserID, call, d.detail), path)
 			}
 			if core {
 				ty.mismatched++
@@ -821,7 +837,7 @@ func compareNode(t *testing.T, name string, raw []byte, s *nsSettings, job nodeJ
 					}
 				}
 			}
-			ty.add(fmt.Sprintf("only the exporter sent [%s]", st.kind), "extra",
+			ty.add(fmt.Sprintf("only the exporter sent [%s]%s", st.kind, st.split), "extra",
 				fmt.Sprintf("user %s: %s: exporter %v", oc.UserID, call, eev), path)
 		}
 	}

@@ -71,6 +71,17 @@ type nodeUser struct {
 	VariationTargetingVariables map[string]any `json:"variationTargetingVariables,omitempty"`
 }
 
+// ambiguous reports whether the user's customVariables and variationTargetingVariables
+// differ, so that one attributes map on the record cannot stand for both.
+func (u *nodeUser) ambiguous() bool {
+	a, _ := json.Marshal(u.CustomVariables)
+	b, _ := json.Marshal(u.VariationTargetingVariables)
+	if len(u.CustomVariables) == 0 && len(u.VariationTargetingVariables) == 0 {
+		return false
+	}
+	return string(a) != string(b)
+}
+
 // attributes is what the app's record carries as experiment.visitor.attributes: both
 // maps together (the generator never gives a key two values).
 func (u *nodeUser) attributes() map[string]any {
