@@ -26,17 +26,18 @@ type tally struct {
 
 type resolutionCount struct {
 	resolution string
+	conversion bool
 	n          int
 }
 
-func (t *tally) resolved(how string) {
+func (t *tally) resolved(how string, conversion bool) {
 	for i := range t.resolutions {
-		if t.resolutions[i].resolution == how {
+		if t.resolutions[i].resolution == how && t.resolutions[i].conversion == conversion {
 			t.resolutions[i].n++
 			return
 		}
 	}
-	t.resolutions = append(t.resolutions, resolutionCount{how, 1})
+	t.resolutions = append(t.resolutions, resolutionCount{how, conversion, 1})
 }
 
 type reasonCount struct {
@@ -73,7 +74,7 @@ func (e *experimentationExporter) report(ctx context.Context, t *tally) {
 	e.obs.built(ctx, "conversion", t.conversions)
 	e.obs.built(ctx, "custom_dimension", t.extra)
 	for _, r := range t.resolutions {
-		e.obs.resolved(ctx, r.resolution, r.n)
+		e.obs.resolved(ctx, r.resolution, r.conversion, r.n)
 	}
 	if t.guessed > 0 {
 		e.obs.guessed(t.guessed)
@@ -152,7 +153,7 @@ func (e *experimentationExporter) buildInto(b *eventBatch, ld plog.Logs, build d
 				}
 				t.extra += r.Events - 1
 				if r.Resolution != "" {
-					t.resolved(r.Resolution)
+					t.resolved(r.Resolution, f.Kind == record.Conversion)
 				}
 				if r.Guessed {
 					t.guessed++

@@ -56,7 +56,11 @@ func (o *telemetryObserver) built(ctx context.Context, eventType string, n int) 
 	}
 }
 
-func (o *telemetryObserver) resolved(ctx context.Context, how string, n int) {
+func (o *telemetryObserver) resolved(ctx context.Context, how string, conversion bool, n int) {
+	if conversion {
+		o.tb.ExporterExperimentationConversionsResolved.Add(ctx, int64(n), o.attr("resolution", how))
+		return
+	}
 	o.tb.ExporterExperimentationImpressionsResolved.Add(ctx, int64(n), o.attr("resolution", how))
 }
 

@@ -54,3 +54,20 @@ func (e *Events) Append(o *Events) {
 		e.Ends = append(e.Ends, end+off)
 	}
 }
+
+// EndAll closes events a builder appended back to back since offset start, the i-th
+// ending at ends[i] (offsets in Data).
+func (e *Events) EndAll(start int, ends []int) {
+	if len(ends) == 1 {
+		e.End()
+		return
+	}
+	events := append([]byte(nil), e.Data[start:]...)
+	e.Data = e.Data[:start]
+	prev := start
+	for _, end := range ends {
+		e.Data = append(e.Data, events[prev-start:end-start]...)
+		e.End()
+		prev = end
+	}
+}

@@ -126,71 +126,96 @@ func checkSnapshot(v any, path string, out *outcome) error {
 	if err != nil {
 		return err
 	}
+	// A snapshot whose decisions are all decision-less (see checkDecision) may carry an
+	// impression event without entity_id (null), as the JavaScript SDK sends it.
+	decisionless := len(decisions) > 0
 	for i, d := range decisions {
-		if err := checkDecision(d, index(join(path, "decisions"), i)); err != nil {
+		none, err := checkDecision(d, index(join(path, "decisions"), i))
+		if err != nil {
 			return err
 		}
+		decisionless = decisionless && none
 	}
 	events, err := reqArray(snap, path, "events", true)
 	if err != nil {
 		return err
 	}
 	for i, e := range events {
-		if err := checkEvent(e, index(join(path, "events"), i), out); err != nil {
+		if err := checkEvent(e, index(join(path, "events"), i), decisionless, out); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func checkDecision(v any, path string) error {
+// checkDecision checks a decision. decisionless reports the JavaScript SDK's decision
+// without a rule (sendFlagDecisions on and no rule matched): campaign_id null,
+// experiment_id "" and variation_id null; campaign_id may be null in that shape only.
+func checkDecision(v any, path string) (decisionless bool, err error) {
 	dec, err := asObject(v, path)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if _, err := reqString(dec, path, "campaign_id", false); err != nil {
-		return err
+	cid, hasCID := dec["campaign_id"]
+	if !hasCID || cid != nil {
+		if _, err := reqString(dec, path, "campaign_id", false); err != nil {
+			return false, err
+		}
 	}
-	if _, err := reqString(dec, path, "experiment_id", false); err != nil {
-		return err
+	expID, err := reqString(dec, path, "experiment_id", false)
+	if err != nil {
+		return false, err
 	}
 	// variation_id is a string (the Go SDK sends holdouts' "$opt_dummy_variation_id"
-	// as it is); null or "" stand for "no variation" (decisions without a rule).
+	// as it is); null or "" stand for "no variation" (decisions without a rule; the
+	// JavaScript SDK sends null for every non-numeric id).
 	vp := join(path, "variation_id")
 	vid, ok := dec["variation_id"]
 	if !ok {
-		return fieldErr(vp, "required")
+		return false, fieldErr(vp, "required")
 	}
 	switch vid := vid.(type) {
 	case nil, string:
 	default:
-		return fieldErr(vp, "must be a string or null, got %s", typeName(vid))
+		return false, fieldErr(vp, "must be a string or null, got %s", typeName(vid))
+	}
+	if hasCID && cid == nil {
+		if expID != "" || vid != nil {
+			return false, fieldErr(join(path, "campaign_id"), `must be a string, got null (null only with experiment_id "" and variation_id null)`)
+		}
+		decisionless = true
 	}
 	if md, ok := dec["metadata"]; ok {
 		mp := join(path, "metadata")
 		meta, err := asObject(md, mp)
 		if err != nil {
-			return err
+			return false, err
 		}
+		// Other fields pass as elsewhere, e.g. the cmab_uuid of the JavaScript SDK's
+		// decisions of CMAB rules.
 		for _, k := range []string{"flag_key", "rule_key", "rule_type", "variation_key"} {
 			if err := optString(meta, mp, k); err != nil {
-				return err
+				return false, err
 			}
 		}
 		if err := optBool(meta, mp, "enabled"); err != nil {
-			return err
+			return false, err
 		}
 	}
-	return nil
+	return decisionless, nil
 }
 
-func checkEvent(v any, path string, out *outcome) error {
+// checkEvent checks an event. In a decision-less snapshot (decisionless) the impression
+// event's entity_id may be null, as the JavaScript SDK sends it there.
+func checkEvent(v any, path string, decisionless bool, out *outcome) error {
 	ev, err := asObject(v, path)
 	if err != nil {
 		return err
 	}
-	if _, err := reqString(ev, path, "entity_id", false); err != nil {
-		return err
+	if eid, ok := ev["entity_id"]; !ok || eid != nil || !decisionless || ev["key"] != impressionKey {
+		if _, err := reqString(ev, path, "entity_id", false); err != nil {
+			return err
+		}
 	}
 	key, err := reqString(ev, path, "key", true)
 	if err != nil {

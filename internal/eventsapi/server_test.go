@@ -201,6 +201,41 @@ func TestOptimizelyValidation(t *testing.T) {
 		{name: "value integer", edit: set("visitors[1].snapshots[0].events[0].value", json.Number("3"))},
 		{name: "tags array", edit: set("visitors[1].snapshots[0].events[0].tags", []any{}), wantErr: "visitors[1].snapshots[0].events[0].tags: must be an object"},
 		{name: "unknown fields ignored", edit: set("visitors[1].snapshots[0].events[0].extra", "x")},
+		// The JavaScript SDK's decision-less impression (sendFlagDecisions, no rule
+		// matched): campaign_id and entity_id null, experiment_id "", variation_id null.
+		{name: "decision-less impression", edit: decisionless()},
+		{name: "decision-less with cmab_uuid", edit: func(t testing.TB, m map[string]any) {
+			decisionless()(t, m)
+			set("visitors[0].snapshots[0].decisions[0].metadata.cmab_uuid", "c-1")(t, m)
+		}},
+		{name: "campaign_id null with experiment_id", edit: func(t testing.TB, m map[string]any) {
+			decisionless()(t, m)
+			set("visitors[0].snapshots[0].decisions[0].experiment_id", "2001")(t, m)
+		}, wantErr: "visitors[0].snapshots[0].decisions[0].campaign_id: must be a string, got null"},
+		{name: "campaign_id null with variation_id", edit: func(t testing.TB, m map[string]any) {
+			decisionless()(t, m)
+			set("visitors[0].snapshots[0].decisions[0].variation_id", "3001")(t, m)
+		}, wantErr: "visitors[0].snapshots[0].decisions[0].campaign_id: must be a string, got null"},
+		{name: "campaign_id null with variation_id empty", edit: func(t testing.TB, m map[string]any) {
+			decisionless()(t, m)
+			set("visitors[0].snapshots[0].decisions[0].variation_id", "")(t, m)
+		}, wantErr: "visitors[0].snapshots[0].decisions[0].campaign_id: must be a string, got null"},
+		{name: "impression entity_id null with a decision", edit: set("visitors[0].snapshots[0].events[0].entity_id", nil),
+			wantErr: "visitors[0].snapshots[0].events[0].entity_id: must be a string, got null"},
+		{name: "conversion entity_id null", edit: set("visitors[1].snapshots[0].events[0].entity_id", nil),
+			wantErr: "visitors[1].snapshots[0].events[0].entity_id: must be a string, got null"},
+		{name: "decision-less with a conversion entity_id null", edit: func(t testing.TB, m map[string]any) {
+			decisionless()(t, m)
+			set("visitors[0].snapshots[0].events[0].key", "purchase")(t, m)
+		}, wantErr: "visitors[0].snapshots[0].events[0].entity_id: must be a string, got null"},
+		{name: "decision-less entity_id missing", edit: func(t testing.TB, m map[string]any) {
+			decisionless()(t, m)
+			del("visitors[0].snapshots[0].events[0].entity_id")(t, m)
+		}, wantErr: "visitors[0].snapshots[0].events[0].entity_id: required"},
+		{name: "decision-less campaign_id missing", edit: func(t testing.TB, m map[string]any) {
+			decisionless()(t, m)
+			del("visitors[0].snapshots[0].decisions[0].campaign_id")(t, m)
+		}, wantErr: "visitors[0].snapshots[0].decisions[0].campaign_id: required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -647,6 +682,87 @@ func TestVWORealSDKRequests(t *testing.T) {
 	}
 	assert.NotZero(t, sdks["github.com/wingify/vwo-go-sdk"], "no Go SDK capture")
 	assert.NotZero(t, sdks["vwo-node-sdk"], "no Node SDK capture")
+}
+
+// decisionless turns visitors[0]'s impression into the JavaScript SDK's decision-less one.
+func decisionless() func(testing.TB, map[string]any) {
+	return func(t testing.TB, m map[string]any) {
+		set("visitors[0].snapshots[0].decisions[0].campaign_id", nil)(t, m)
+		set("visitors[0].snapshots[0].decisions[0].experiment_id", "")(t, m)
+		set("visitors[0].snapshots[0].decisions[0].variation_id", nil)(t, m)
+		set("visitors[0].snapshots[0].decisions[0].metadata.rule_key", "")(t, m)
+		set("visitors[0].snapshots[0].decisions[0].metadata.variation_key", "")(t, m)
+		set("visitors[0].snapshots[0].events[0].entity_id", nil)(t, m)
+	}
+}
+
+// jsCapture is a request the Optimizely JavaScript SDK sent (internal/jscompat writes and
+// checks these files from the real SDK).
+type jsCapture struct {
+	SDK        string              `json:"sdk"`
+	SDKVersion string              `json:"sdk_version"`
+	Scenario   string              `json:"scenario"`
+	Method     string              `json:"method"`
+	URL        string              `json:"url"`
+	Header     map[string][]string `json:"header"`
+	Body       string              `json:"body"`
+}
+
+// TestOptimizelyRealJSSDKRequests POSTs the requests the Optimizely JavaScript SDK 6.6.1
+// sends (captured by internal/jscompat) to the replica: each must be accepted.
+func TestOptimizelyRealJSSDKRequests(t *testing.T) {
+	files, err := filepath.Glob("testdata/optimizely_js_*.json")
+	require.NoError(t, err)
+	scenarios := map[string]bool{}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			raw, err := os.ReadFile(file)
+			require.NoError(t, err)
+			var c jsCapture
+			require.NoError(t, json.Unmarshal(raw, &c))
+			scenarios[c.Scenario] = true
+			require.Equal(t, "@optimizely/optimizely-sdk", c.SDK)
+			u, err := url.Parse(c.URL)
+			require.NoError(t, err)
+			require.Equal(t, OptimizelyPath, u.Path)
+			require.Contains(t, []string{"logx.optimizely.com", "eu.logx.optimizely.com"}, u.Host)
+			var body struct {
+				Visitors []struct {
+					Snapshots []struct {
+						Events []struct {
+							Key string `json:"key"`
+						} `json:"events"`
+					} `json:"snapshots"`
+				} `json:"visitors"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(c.Body), &body))
+			impressions, conversions := 0, 0
+			for _, v := range body.Visitors {
+				for _, sn := range v.Snapshots {
+					for _, e := range sn.Events {
+						if e.Key == impressionKey {
+							impressions++
+						} else {
+							conversions++
+						}
+					}
+				}
+			}
+			srv := New(Options{})
+			header := http.Header{}
+			for k, vs := range c.Header {
+				header[http.CanonicalHeaderKey(k)] = vs
+			}
+			w := do(srv, c.Method, u.Path, header, []byte(c.Body))
+			require.Equal(t, http.StatusNoContent, w.Code, "%s: %s", c.Scenario, w.Body.String())
+			assert.Equal(t, Stats{Requests: 1, Accepted: 1, Impressions: impressions, Conversions: conversions,
+				Events: impressions + conversions, Bytes: int64(len(c.Body))}, srv.Stats())
+		})
+	}
+	for _, s := range []string{"experiment_impression", "rollout_impression", "decisionless_impression",
+		"holdout_impression", "conversion", "eu_holdout_impression", "eu_conversion", "cmab_impression"} {
+		assert.True(t, scenarios[s], "no capture of %s", s)
+	}
 }
 
 func TestIsNumberLiteral(t *testing.T) {

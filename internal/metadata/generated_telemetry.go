@@ -27,6 +27,7 @@ type TelemetryBuilder struct {
 	mu                                         sync.Mutex
 	registrations                              []metric.Registration
 	ExporterExperimentationAttributesRedacted  metric.Int64Counter
+	ExporterExperimentationConversionsResolved metric.Int64Counter
 	ExporterExperimentationEventsBuilt         metric.Int64Counter
 	ExporterExperimentationEventsDropped       metric.Int64Counter
 	ExporterExperimentationImpressionsResolved metric.Int64Counter
@@ -69,6 +70,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_exporter_experimentation_attributes_redacted",
 		metric.WithDescription("Visitor attributes the privacy gate removed or changed before sending, by reason (not_allowed, denied, email, ip, card, pattern, max_attributes, truncated, oversize, hashed). [Alpha]"),
 		metric.WithUnit("{attribute}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterExperimentationConversionsResolved, err = builder.meter.Int64Counter(
+		"otelcol_exporter_experimentation_conversions_resolved",
+		metric.WithDescription("VWO conversions built, by how their variation was found (record, bucketing). [Alpha]"),
+		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ExporterExperimentationEventsBuilt, err = builder.meter.Int64Counter(

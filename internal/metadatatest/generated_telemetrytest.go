@@ -37,6 +37,22 @@ func AssertEqualExporterExperimentationAttributesRedacted(t *testing.T, tt *comp
 	metricdatatest.AssertEqual(t, want, got, opts...)
 }
 
+func AssertEqualExporterExperimentationConversionsResolved(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
+	want := metricdata.Metrics{
+		Name:        "otelcol_exporter_experimentation_conversions_resolved",
+		Description: "VWO conversions built, by how their variation was found (record, bucketing). [Alpha]",
+		Unit:        "{event}",
+		Data: metricdata.Sum[int64]{
+			Temporality: metricdata.CumulativeTemporality,
+			IsMonotonic: true,
+			DataPoints:  dps,
+		},
+	}
+	got, err := tt.GetMetric("otelcol_exporter_experimentation_conversions_resolved")
+	require.NoError(t, err)
+	metricdatatest.AssertEqual(t, want, got, opts...)
+}
+
 func AssertEqualExporterExperimentationEventsBuilt(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_exporter_experimentation_events_built",

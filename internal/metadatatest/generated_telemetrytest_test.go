@@ -20,6 +20,7 @@ func TestSetupTelemetry(t *testing.T) {
 	require.NoError(t, err)
 	defer tb.Shutdown()
 	tb.ExporterExperimentationAttributesRedacted.Add(context.Background(), 1)
+	tb.ExporterExperimentationConversionsResolved.Add(context.Background(), 1)
 	tb.ExporterExperimentationEventsBuilt.Add(context.Background(), 1)
 	tb.ExporterExperimentationEventsDropped.Add(context.Background(), 1)
 	tb.ExporterExperimentationImpressionsResolved.Add(context.Background(), 1)
@@ -28,6 +29,9 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ExporterExperimentationRequestEvents.Record(context.Background(), 1)
 	tb.ExporterExperimentationRequests.Add(context.Background(), 1)
 	AssertEqualExporterExperimentationAttributesRedacted(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterExperimentationConversionsResolved(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterExperimentationEventsBuilt(t, testTel,

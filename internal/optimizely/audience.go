@@ -337,9 +337,11 @@ func (c *condition) eval(attrs visitorAttrs) (result, valid bool) {
 
 var digits = regexp.MustCompile(`^\d+$`)
 
-// compareVersion compares the attribute version with the condition's as the Go SDK's
-// semver matcher does (pkg/decision/evaluator/matchers/semver.go): -1, 0 or 1, and false
-// when either is not a version.
+// compareVersion compares the attribute version with the condition's as the JavaScript
+// SDK 6.x does (utils/semantic_version compareVersion): -1, 0 or 1, and false when either
+// is not a version. Where go-sdk v2.3.1's matcher differs (a shorter attribute against a
+// pre-release or build condition, a non-numeric condition part against a numeric one),
+// the JavaScript SDK is followed; semver_vectors_test.go asserts each difference.
 func compareVersion(condition, attribute string) (int, bool) {
 	target, ok := splitVersion(condition)
 	if !ok {
@@ -352,7 +354,7 @@ func compareVersion(condition, attribute string) (int, bool) {
 	for i := range target {
 		switch {
 		case len(parts) <= i:
-			if isPreRelease(attribute) {
+			if isPreRelease(condition) || isBuild(condition) {
 				return 1, true
 			}
 			return -1, true
@@ -368,16 +370,19 @@ func compareVersion(condition, attribute string) (int, bool) {
 				}
 				return 1, true
 			}
-		case digits.MatchString(target[i]):
+		default:
+			// parseInt of both: a non-numeric condition part is NaN, and NaN compares
+			// neither less nor greater.
 			a, _ := strconv.Atoi(parts[i])
-			b, _ := strconv.Atoi(target[i])
+			b, err := strconv.Atoi(target[i])
+			if err != nil {
+				continue
+			}
 			if a < b {
 				return -1, true
 			} else if a > b {
 				return 1, true
 			}
-		default:
-			return -1, true
 		}
 	}
 	if isPreRelease(attribute) && !isPreRelease(condition) {
@@ -387,7 +392,7 @@ func compareVersion(condition, attribute string) (int, bool) {
 }
 
 func splitVersion(v string) ([]string, bool) {
-	if v == "" || strings.Contains(v, " ") {
+	if v == "" || strings.ContainsAny(v, " \t\n\r\v\f") {
 		return nil, false
 	}
 	prefix := v
@@ -398,7 +403,10 @@ func splitVersion(v string) ([]string, bool) {
 			sep = "-"
 		}
 		p := strings.SplitN(v, sep, 2)
-		prefix, suffix = p[0], p[1:]
+		prefix = p[0]
+		if p[1] != "" {
+			suffix = p[1:]
+		}
 	}
 	parts := strings.Split(prefix, ".")
 	if len(parts) > 3 {
@@ -413,8 +421,8 @@ func splitVersion(v string) ([]string, bool) {
 }
 
 func isPreRelease(s string) bool {
-	if pr := strings.Index(s, "-"); pr > 0 {
-		if b := strings.Index(s, "+"); b > 0 {
+	if pr := strings.Index(s, "-"); pr >= 0 {
+		if b := strings.Index(s, "+"); b >= 0 {
 			return pr < b
 		}
 		return true
@@ -423,8 +431,8 @@ func isPreRelease(s string) bool {
 }
 
 func isBuild(s string) bool {
-	if b := strings.Index(s, "+"); b > 0 {
-		if pr := strings.Index(s, "-"); pr > 0 {
+	if b := strings.Index(s, "+"); b >= 0 {
+		if pr := strings.Index(s, "-"); pr >= 0 {
 			return b < pr
 		}
 		return true

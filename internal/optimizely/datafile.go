@@ -42,6 +42,9 @@ type rawExperiment struct {
 	AudienceConditions json.RawMessage   `json:"audienceConditions"`
 	ForcedVariations   map[string]string `json:"forcedVariations"`
 	Cmab               json.RawMessage   `json:"cmab"`
+	// Type "fr" is a feature rollout experiment: the JavaScript SDK 6.x adds the flag's
+	// everyone-else variation to it, for the traffic its own variations leave.
+	Type string `json:"type"`
 	// Local holdouts only: the ids of the rules the holdout is checked before.
 	IncludedRules []string `json:"includedRules"`
 	// Global holdouts only: a visitor in the holdout still gets the flag's delivery
@@ -130,6 +133,40 @@ type Rule struct {
 	localHoldouts []*Rule
 	// excludeTargetedDeliveries: see rawExperiment.
 	excludeTargetedDeliveries bool
+	// featureRollout: a "fr" experiment (see rawExperiment.Type); everyoneElse once
+	// the flag's everyone-else variation was added.
+	featureRollout, everyoneElse bool
+	// order lists the variations as the datafile does.
+	order []*Variation
+}
+
+// everyoneElseOf is the first variation of a rollout's last rule, or nil.
+func everyoneElseOf(rollout []*Rule) *Variation {
+	if len(rollout) == 0 {
+		return nil
+	}
+	last := rollout[len(rollout)-1]
+	if len(last.order) == 0 {
+		return nil
+	}
+	return last.order[0]
+}
+
+// addEveryoneElse adds the flag's everyone-else variation to a feature rollout
+// experiment, for the bucket values its own traffic leaves (project_config.js
+// parseFeatureFlagConfig). A variation of the same key is replaced in the key lookup, as
+// there.
+func (r *Rule) addEveryoneElse(v *Variation) {
+	if r.everyoneElse {
+		return
+	}
+	r.everyoneElse = true
+	vr := &Variation{ID: v.ID, Key: v.Key, Enabled: v.Enabled}
+	vr.decisionHead, vr.eventHead = encodeDecisionParts(r.CampaignID, r.ID, vr.ID, r.Key, vr.Key)
+	r.Variations[vr.Key] = vr
+	r.variationID[vr.ID] = vr
+	r.order = append(r.order, vr)
+	r.traffic = append(r.traffic, trafficRange{entityID: vr.ID, endOfRange: 10000})
 }
 
 // group is a mutually exclusive group (policy random).
@@ -276,8 +313,12 @@ func Parse(data []byte) (*Datafile, error) {
 				fl.holdouts = append(fl.holdouts, r)
 			}
 		}
+		everyoneElse := everyoneElseOf(rollouts[f.RolloutID])
 		for _, id := range f.ExperimentIDs {
 			if r := byID[id]; r != nil {
+				if r.featureRollout && everyoneElse != nil {
+					r.addEveryoneElse(everyoneElse)
+				}
 				fl.Rules[r.Key] = r
 				fl.experiments = append(fl.experiments, r)
 				flagged[id] = true
@@ -333,13 +374,14 @@ func Parse(data []byte) (*Datafile, error) {
 func newRule(e rawExperiment, typ string) *Rule {
 	r := &Rule{
 		ID: e.ID, Key: e.Key, CampaignID: e.LayerID, Type: typ,
-		Variations:  make(map[string]*Variation, len(e.Variations)),
-		variationID: make(map[string]*Variation, len(e.Variations)),
-		traffic:     trafficOf(e.TrafficAllocation),
-		audience:    parseAudienceTree(e.AudienceConditions, e.AudienceIDs),
-		whitelist:   e.ForcedVariations,
-		cmab:        len(e.Cmab) > 0 && string(e.Cmab) != "null",
-		running:     e.Status == "Running",
+		Variations:     make(map[string]*Variation, len(e.Variations)),
+		variationID:    make(map[string]*Variation, len(e.Variations)),
+		traffic:        trafficOf(e.TrafficAllocation),
+		audience:       parseAudienceTree(e.AudienceConditions, e.AudienceIDs),
+		whitelist:      e.ForcedVariations,
+		cmab:           len(e.Cmab) > 0 && string(e.Cmab) != "null",
+		running:        e.Status == "Running",
+		featureRollout: e.Type == "fr",
 
 		excludeTargetedDeliveries: e.ExcludeTargetedDeliveries,
 	}
@@ -348,6 +390,7 @@ func newRule(e rawExperiment, typ string) *Rule {
 		vr.decisionHead, vr.eventHead = encodeDecisionParts(r.CampaignID, r.ID, vr.ID, r.Key, vr.Key)
 		r.Variations[v.Key] = vr
 		r.variationID[v.ID] = vr
+		r.order = append(r.order, vr)
 	}
 	return r
 }

@@ -49,16 +49,52 @@ const bucketingIDAttr = "$opt_bucketing_id"
 // rules, each rule's local holdouts before it): the first rule whose outcome for this
 // visitor is varKey. It returns nil when no rule of the flag holds varKey.
 func (d *Datafile) resolveRule(fl *Flag, varKey, visitorID string, attrs visitorAttrs) (*Rule, Resolution) {
+	r, how, _ := d.resolveRuleAlso(fl, varKey, visitorID, attrs)
+	return r, how
+}
+
+// lenientHoldout is a global holdout with excludeTargetedDeliveries that holds the
+// visitor: the JavaScript SDK sends its impression besides the delivery rule's.
+type lenientHoldout struct {
+	rule      *Rule
+	variation *Variation
+}
+
+// resolveRuleAlso is resolveRule that also returns the lenient holdout the visitor is in.
+func (d *Datafile) resolveRuleAlso(fl *Flag, varKey, visitorID string, attrs visitorAttrs) (*Rule, Resolution, lenientHoldout) {
+	bucketingID := bucketingIDOf(visitorID, attrs)
+	r, how := d.resolveRuleOnly(fl, varKey, visitorID, bucketingID, attrs)
+	return r, how, d.lenientHoldoutOf(fl, bucketingID, attrs)
+}
+
+func bucketingIDOf(visitorID string, attrs visitorAttrs) string {
+	if id, ok := attrs.str(bucketingIDAttr); ok {
+		return id
+	}
+	return visitorID
+}
+
+// lenientHoldoutOf is the excludeTargetedDeliveries holdout the visitor is in: the first
+// global holdout that holds the visitor, if it is one.
+func (d *Datafile) lenientHoldoutOf(fl *Flag, bucketingID string, attrs visitorAttrs) lenientHoldout {
+	for _, h := range fl.holdouts {
+		if v := d.holdoutOutcome(h, bucketingID, attrs); v != nil {
+			if h.excludeTargetedDeliveries {
+				return lenientHoldout{h, v}
+			}
+			break
+		}
+	}
+	return lenientHoldout{}
+}
+
+func (d *Datafile) resolveRuleOnly(fl *Flag, varKey, visitorID, bucketingID string, attrs visitorAttrs) (*Rule, Resolution) {
 	candidates := fl.byVariation[varKey]
 	switch len(candidates) {
 	case 0:
 		return nil, 0
 	case 1:
 		return candidates[0], ResolvedUnique
-	}
-	bucketingID := visitorID
-	if id, ok := attrs.str(bucketingIDAttr); ok {
-		bucketingID = id
 	}
 	how := ResolvedByBucketing
 	if !attrs.ok && d.audiencesDecide(candidates, varKey, visitorID, bucketingID) {
@@ -71,13 +107,14 @@ func (d *Datafile) resolveRule(fl *Flag, varKey, visitorID string, attrs visitor
 	skipExperiments := false
 	for _, h := range fl.holdouts {
 		if v := d.holdoutOutcome(h, bucketingID, attrs); v != nil {
-			if v.Key == varKey {
-				return h, how
-			}
 			if h.excludeTargetedDeliveries {
-				// The visitor gets the delivery rules, not the experiments.
+				// The visitor gets the delivery rules, not the experiments (and the
+				// holdout's impression besides: resolveRuleAlso).
 				skipExperiments = true
 				break
+			}
+			if v.Key == varKey {
+				return h, how
 			}
 		}
 	}
@@ -125,10 +162,31 @@ func (d *Datafile) resolveRule(fl *Flag, varKey, visitorID string, attrs visitor
 			}
 		}
 	}
-	if how == ResolvedAmbiguous {
-		return candidates[0], how
+	// No recomputed outcome gives it: the first rule that could by traffic alone (its
+	// audience or a stickiness the collector cannot see decided), else the first rule.
+	// Ambiguous when two or more could (audiencesDecide).
+	if how != ResolvedAmbiguous {
+		how = ResolvedByFallback
 	}
-	return candidates[0], ResolvedByFallback
+	if r := firstPossible(candidates, varKey, visitorID, bucketingID); r != nil {
+		return r, how
+	}
+	return candidates[0], how
+}
+
+// firstPossible is the first candidate that gives the visitor varKey by its whitelist or
+// by traffic, audiences aside.
+func firstPossible(candidates []*Rule, varKey, visitorID, bucketingID string) *Rule {
+	for _, r := range candidates {
+		v := r.bucket(bucketingID)
+		if key, ok := r.whitelist[visitorID]; ok {
+			v = r.Variations[key]
+		}
+		if v != nil && v.Key == varKey {
+			return r
+		}
+	}
+	return nil
 }
 
 // holdoutOutcome is a running holdout's variation for the visitor, or nil.

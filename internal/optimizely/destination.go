@@ -123,11 +123,14 @@ func (*Destination) Authorize(*http.Request) {}
 type builder struct{ *Builder }
 
 func (b *builder) Build(dst *destination.Events, f *record.Fields) destination.Result {
-	data, verdict, why, how := b.AppendResolved(dst.Data, f)
+	var scratch [2]int
+	start := len(dst.Data)
+	data, ends, verdict, why, how := b.AppendAll(dst.Data, scratch[:0], f)
 	if verdict != record.Built {
 		return destination.Result{Reason: why, Dropped: verdict == record.Dropped}
 	}
 	dst.Data = data
-	dst.End()
-	return destination.Result{Events: 1, Resolution: how.String(), Guessed: how == ResolvedAmbiguous}
+	dst.EndAll(start, ends) // an impression, and a holdout's
+
+	return destination.Result{Events: len(ends), Resolution: how.String(), Guessed: how == ResolvedAmbiguous}
 }

@@ -7,6 +7,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
+	"github.com/experimentationexporter/experimentationexporter/internal/jsnum"
 	"github.com/experimentationexporter/experimentationexporter/internal/jsonw"
 	"github.com/experimentationexporter/experimentationexporter/internal/privacy"
 	"github.com/experimentationexporter/experimentationexporter/internal/reason"
@@ -72,7 +73,8 @@ func (b *Builder) Append(dst []byte, f *record.Fields) ([]byte, record.Verdict, 
 }
 
 // AppendResolved is Append that also says how a built impression's rule was found
-// (0 for conversions).
+// (0 for conversions). A record that becomes two visitor objects (an impression and a
+// holdout's) gets both, separated by a comma, as they stand in an EventBatch.
 func (b *Builder) AppendResolved(dst []byte, f *record.Fields) ([]byte, record.Verdict, string, Resolution) {
 	switch f.Kind {
 	case record.Impression:
@@ -85,7 +87,8 @@ func (b *Builder) AppendResolved(dst []byte, f *record.Fields) ([]byte, record.V
 }
 
 type decision struct {
-	variation                             *Variation // set when resolved through the datafile
+	also                                  lenientHoldout // a second impression to send
+	variation                             *Variation     // set when resolved through the datafile
 	campaignID, experimentID, variationID string
 	flagKey, ruleKey, ruleType, varKey    string
 	enabled                               bool
@@ -93,21 +96,51 @@ type decision struct {
 }
 
 func (b *Builder) appendImpression(dst []byte, f *record.Fields) ([]byte, record.Verdict, string, Resolution) {
+	var scratch [2]int
+	dst, ends, verdict, why, how := b.appendImpressions(dst, scratch[:0], f)
+	if len(ends) == 2 { // visitor objects are separated by a comma in the visitors array
+		second := append([]byte(nil), dst[ends[0]:]...)
+		dst = append(append(dst[:ends[0]], ','), second...)
+	}
+	return dst, verdict, why, how
+}
+
+// appendImpressions appends the record's impression and, when the visitor is in a
+// holdout with excludeTargetedDeliveries, the holdout's impression after it, as the
+// JavaScript SDK 6.x sends both (also when flag decisions keep the first from being
+// sent). ends gets the end of each visitor object.
+func (b *Builder) appendImpressions(dst []byte, ends []int, f *record.Fields) ([]byte, []int, record.Verdict, string, Resolution) {
 	if f.EvaluationFailed() {
-		return dst, record.Skipped, reason.EvaluationError, 0
+		return dst, ends, record.Skipped, reason.EvaluationError, 0
 	}
 	visitor, ok := f.Get(record.VisitorID)
 	if !ok || !record.IsID(visitor) {
-		return dst, record.Dropped, reason.MissingVisitorID, 0
+		return dst, ends, record.Dropped, reason.MissingVisitorID, 0
 	}
 	if f.Timestamp == 0 {
-		return dst, record.Dropped, reason.MissingTimestamp, 0
+		return dst, ends, record.Dropped, reason.MissingTimestamp, 0
 	}
-	d, verdict, reason := b.resolveDecision(f, visitor)
-	if verdict != record.Built {
-		return dst, verdict, reason, 0
+	d, verdict, why := b.resolveDecision(f, visitor)
+	if verdict != record.Built && d.also.rule == nil {
+		return dst, ends, verdict, why, 0
 	}
 	visitor = b.gate.VisitorID(visitor) // after resolution: bucketing needs the real id
+	if verdict == record.Built {
+		dst = b.appendImpressionVisitor(dst, f, visitor, &d, false)
+		ends = append(ends, len(dst))
+	}
+	if h := d.also; h.rule != nil {
+		hd := decision{variation: h.variation, flagKey: d.flagKey, ruleKey: h.rule.Key, ruleType: RuleTypeHoldout,
+			varKey: h.variation.Key, enabled: h.variation.Enabled}
+		dst = b.appendImpressionVisitor(dst, f, visitor, &hd, verdict == record.Built)
+		ends = append(ends, len(dst))
+	}
+	return dst, ends, record.Built, "", d.resolution
+}
+
+// appendImpressionVisitor appends one visitor object with decision d. A second
+// impression of the record gets a uuid of its own: an event.id is the first's.
+func (b *Builder) appendImpressionVisitor(dst []byte, f *record.Fields, visitor pcommon.Value, d *decision, second bool) []byte {
 	decisionHead, eventHead := d.heads()
 	dst = b.appendVisitorStart(dst, visitor, f)
 	dst = append(dst, decisionHead...)
@@ -119,9 +152,25 @@ func (b *Builder) appendImpression(dst []byte, f *record.Fields) ([]byte, record
 	dst = append(dst, eventHead...)
 	dst = strconv.AppendInt(dst, int64(f.Timestamp)/1e6, 10)
 	dst = append(dst, `,"uuid":`...)
-	dst = appendUUID(dst, f, visitor, d.flagKey, d.ruleKey, d.varKey)
-	dst = append(dst, "}]}]}"...)
-	return dst, record.Built, "", d.resolution
+	if second {
+		dst = appendDerivedUUID(dst, f, visitor, d.flagKey, d.ruleKey, d.varKey)
+	} else {
+		dst = appendUUID(dst, f, visitor, d.flagKey, d.ruleKey, d.varKey)
+	}
+	return append(dst, "}]}]}"...)
+}
+
+// AppendAll is AppendResolved for records that may become more than one visitor
+// object (an impression and a holdout's): ends gets the end of each.
+func (b *Builder) AppendAll(dst []byte, ends []int, f *record.Fields) ([]byte, []int, record.Verdict, string, Resolution) {
+	if f.Kind == record.Impression {
+		return b.appendImpressions(dst, ends, f)
+	}
+	dst, verdict, why, how := b.AppendResolved(dst, f)
+	if verdict == record.Built {
+		ends = append(ends, len(dst))
+	}
+	return dst, ends, verdict, why, how
 }
 
 // heads returns the pre-encoded parts of the decision, encoding them for decisions
@@ -163,6 +212,13 @@ func (b *Builder) resolveDecision(f *record.Fields, visitor pcommon.Value) (deci
 	// An evaluation that served no variant (a default value, a disabled flag) is not
 	// an impression.
 	if d.varKey == "" {
+		// No rule gave a variation; a holdout that lets its visitors through to the
+		// delivery rules still sends its impression (the JavaScript SDK 6.x).
+		if flag := b.df.Flags[d.flagKey]; flag != nil {
+			attrs, ok := f.Get(record.VisitorAttributes)
+			va := recordAttrs(attrs, ok)
+			d.also = b.df.lenientHoldoutOf(flag, bucketingIDOf(visitor.AsString(), va), va)
+		}
 		return d, record.Skipped, reason.NoVariant
 	}
 
@@ -189,7 +245,10 @@ func (b *Builder) resolveDecision(f *record.Fields, visitor pcommon.Value) (deci
 		// No rule on the record (OpenFeature hooks never send one): find the rule the
 		// SDK decided from the datafile.
 		attrs, ok := f.Get(record.VisitorAttributes)
-		rule, d.resolution = b.df.resolveRule(flag, d.varKey, visitor.AsString(), recordAttrs(attrs, ok))
+		rule, d.resolution, d.also = b.df.resolveRuleAlso(flag, d.varKey, visitor.AsString(), recordAttrs(attrs, ok))
+		if d.also.rule == rule {
+			d.also = lenientHoldout{}
+		}
 		if rule == nil {
 			return d, record.Dropped, reason.UnknownVariation
 		}
@@ -233,19 +292,26 @@ func (b *Builder) appendConversion(dst []byte, f *record.Fields) ([]byte, record
 	}
 	visitor = b.gate.VisitorID(visitor)
 	// Revenue is an integer (cents); like the SDKs, a fractional amount is truncated
-	// in "revenue" and kept as given in tags.
+	// in "revenue" and kept as given in tags. A string is read as the JavaScript SDK
+	// reads it (parseInt: "4200", "42.50" → 42).
 	revenue, hasRevenue := f.Get(record.Revenue)
 	var irevenue int64
 	if hasRevenue {
 		switch revenue.Type() {
 		case pcommon.ValueTypeInt:
 			irevenue = revenue.Int()
-		case pcommon.ValueTypeDouble:
-			if d := revenue.Double(); jsonw.Finite(d) && math.Abs(d) <= jsonw.MaxSafeInteger {
-				irevenue = int64(d)
-			} else {
+		case pcommon.ValueTypeDouble, pcommon.ValueTypeStr:
+			d := revenue.Double()
+			if revenue.Type() == pcommon.ValueTypeStr {
+				var ok bool
+				if d, ok = jsnum.ParseInt(revenue.Str()); !ok {
+					return dst, record.Dropped, reason.InvalidRevenue
+				}
+			}
+			if !jsonw.Finite(d) || math.Abs(d) > jsonw.MaxSafeInteger {
 				return dst, record.Dropped, reason.InvalidRevenue
 			}
+			irevenue = int64(d)
 		default:
 			return dst, record.Dropped, reason.InvalidRevenue
 		}
@@ -261,6 +327,11 @@ func (b *Builder) appendConversion(dst []byte, f *record.Fields) ([]byte, record
 			fvalue = value.Double()
 		case pcommon.ValueTypeInt:
 			fvalue = float64(value.Int())
+		case pcommon.ValueTypeStr: // as the JavaScript SDK: parseFloat
+			var ok bool
+			if fvalue, ok = jsnum.ParseFloat(value.Str()); !ok {
+				return dst, record.Dropped, reason.InvalidValue
+			}
 		default:
 			return dst, record.Dropped, reason.InvalidValue
 		}
@@ -558,4 +629,22 @@ func isCanonicalUUID(s string) bool {
 		}
 	}
 	return true
+}
+
+// appendDerivedUUID is the uuid of a record's second impression: a UUIDv5 over the
+// record's event.id (or identity) and the second decision's rule, never event.id itself,
+// which the first impression carries.
+func appendDerivedUUID(dst []byte, f *record.Fields, visitor pcommon.Value, key, rule, variation string) []byte {
+	var scratch [256]byte
+	name := append(scratch[:0], "second\x00"...)
+	if id, ok := f.Get(record.EventID); ok && record.IsID(id) {
+		name = appendIDRaw(name, id)
+	} else {
+		name = appendIDRaw(name, visitor)
+		name = strconv.AppendUint(append(name, 0), uint64(f.Timestamp), 10)
+	}
+	name = append(append(name, 0), key...)
+	name = append(append(name, 0), rule...)
+	name = append(append(name, 0), variation...)
+	return appendUUIDString(dst, uuid5.Sum(uuidNamespace, name))
 }

@@ -10,6 +10,11 @@ const (
 	NoVariant           = "no_variant"
 	FlagDecisionNotSent = "flag_decision_not_sent"
 	CampaignNotRunning  = "campaign_not_running"
+	// NotInCampaign: the SDKs would not put the visitor in the campaign (traffic,
+	// segments, mutually exclusive group), so a track() sends nothing.
+	NotInCampaign = "not_in_campaign"
+	// CampaignNotTracked: the SDKs track no goals of a feature rollout.
+	CampaignNotTracked = "campaign_not_tracked"
 
 	MissingVisitorID   = "missing_visitor_id"
 	MissingTimestamp   = "missing_timestamp"

@@ -119,23 +119,19 @@ type batchBuilder struct {
 
 func (b *batchBuilder) Build(dst *destination.Events, f *record.Fields) destination.Result {
 	start := len(dst.Data)
-	data, ends, verdict, why := b.AppendPushed(dst.Data, nil, f, b.pushed)
+	var scratch [4]int
+	data, ends, verdict, why, bucketed := b.AppendDecided(dst.Data, scratch[:0], f, b.pushed)
 	if verdict != record.Built {
 		return destination.Result{Reason: why, Dropped: verdict == record.Dropped}
 	}
-	if len(ends) == 1 {
-		dst.Data = data
-		dst.End()
-		return destination.Result{Events: 1}
+	how := ""
+	if f.Kind == record.Conversion {
+		how = "record"
+		if bucketed {
+			how = "bucketing"
+		}
 	}
-	// Several events (custom dimensions): lay them out comma-terminated.
-	events := append([]byte(nil), data[start:]...)
-	dst.Data = data[:start]
-	prev := start
-	for _, end := range ends {
-		dst.Data = append(dst.Data, events[prev-start:end-start]...)
-		dst.End()
-		prev = end
-	}
-	return destination.Result{Events: len(ends)}
+	dst.Data = data
+	dst.EndAll(start, ends) // an event and custom dimensions, or a goal in several campaigns
+	return destination.Result{Events: len(ends), Resolution: how}
 }

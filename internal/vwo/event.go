@@ -78,66 +78,88 @@ func (b *Builder) Append(dst []byte, ends []int, f *record.Fields) ([]byte, []in
 // AppendPushed is Append that leaves out custom dimensions already in pushed (nil: none)
 // and adds the ones it appends.
 func (b *Builder) AppendPushed(dst []byte, ends []int, f *record.Fields, pushed Pushed) ([]byte, []int, record.Verdict, string) {
+	dst, ends, verdict, why, _ := b.AppendDecided(dst, ends, f, pushed)
+	return dst, ends, verdict, why
+}
+
+// AppendDecided is AppendPushed that also says whether a conversion's variation was
+// decided by bucketing the visitor (the record named none), as the SDKs' track() does.
+func (b *Builder) AppendDecided(dst []byte, ends []int, f *record.Fields, pushed Pushed) (_ []byte, _ []int, _ record.Verdict, _ string, bucketed bool) {
 	var eT byte
 	switch f.Kind {
 	case record.Impression:
 		if f.EvaluationFailed() {
 			// The evaluation served a default value: not an impression.
-			return dst, ends, record.Skipped, reason.EvaluationError
+			return dst, ends, record.Skipped, reason.EvaluationError, false
 		}
 		eT = '1'
 	case record.Conversion:
 		eT = '2'
 	default:
-		return dst, ends, record.Skipped, reason.NotAnEvent
+		return dst, ends, record.Skipped, reason.NotAnEvent, false
 	}
 	visitor, ok := f.Get(record.VisitorID)
 	if !ok || !record.IsID(visitor) {
-		return dst, ends, record.Dropped, reason.MissingVisitorID
+		return dst, ends, record.Dropped, reason.MissingVisitorID, false
 	}
 	if f.Timestamp == 0 {
-		return dst, ends, record.Dropped, reason.MissingTimestamp
+		return dst, ends, record.Dropped, reason.MissingTimestamp, false
 	}
-	id, verdict, reason := b.resolve(f, eT == '2')
-	if verdict != record.Built {
-		return dst, ends, verdict, reason
+	var targets []ids
+	if eT == '2' && b.settings != nil && !hasCampaign(f) {
+		// track() without a campaign: every campaign with the goal the visitor is in.
+		var verdict record.Verdict
+		var why string
+		if targets, verdict, why = b.resolveGoalCampaigns(f, visitor.AsString()); verdict != record.Built {
+			return dst, ends, verdict, why, false
+		}
+	} else {
+		id, verdict, why := b.resolve(f, eT == '2', visitor.AsString())
+		if verdict != record.Built {
+			return dst, ends, verdict, why, false
+		}
+		targets = []ids{id}
 	}
 
 	var uuid [32]byte
 	appendUUIDHex(uuid[:0], uuidFor(b.nsAcct, b.gate.VisitorID(visitor)))
+	// The SDKs send the visitor's user agent and IP only when the app gives them, and
+	// never with a custom dimension push.
 	kept := 0
-	tail := func(dst []byte, client bool) []byte {
+	var scratch [256]byte
+	client := b.appendClient(scratch[:0], f, "visitor_ua", record.UserAgent, &kept)
+	if !b.gate.ForceAnonymizeIP() {
+		client = b.appendClient(client, f, "visitor_ip", record.ClientAddress, &kept)
+	}
+	tail := func(dst []byte, withClient bool) []byte {
 		dst = append(dst, `,"u":"`...)
 		dst = append(dst, uuid[:]...)
 		dst = append(dst, `","sId":`...)
 		dst = strconv.AppendInt(dst, int64(f.Timestamp)/1e9, 10)
-		// The SDKs send the visitor's user agent and IP only when the app gives them,
-		// and never with a custom dimension push.
-		if client {
-			dst = b.appendClient(dst, f, "visitor_ua", record.UserAgent, &kept)
-			if !b.gate.ForceAnonymizeIP() {
-				dst = b.appendClient(dst, f, "visitor_ip", record.ClientAddress, &kept)
-			}
+		if withClient {
+			dst = append(dst, client...)
 		}
 		return append(dst, '}')
 	}
 
-	dst = append(dst, `{"eT":`...)
-	dst = append(dst, eT)
-	dst = append(dst, `,"e":`...)
-	dst = append(dst, id.campaign...)
-	dst = append(dst, `,"c":`...)
-	dst = append(dst, id.variation...)
-	if eT == '2' {
-		dst = append(dst, `,"g":`...)
-		dst = append(dst, id.goal...)
-		if id.revenue != "" {
-			dst = append(dst, `,"r":`...)
-			dst = append(dst, id.revenue...)
+	for _, id := range targets {
+		dst = append(dst, `{"eT":`...)
+		dst = append(dst, eT)
+		dst = append(dst, `,"e":`...)
+		dst = append(dst, id.campaign...)
+		dst = append(dst, `,"c":`...)
+		dst = append(dst, id.variation...)
+		if eT == '2' {
+			dst = append(dst, `,"g":`...)
+			dst = append(dst, id.goal...)
+			if id.revenue != "" {
+				dst = append(dst, `,"r":`...)
+				dst = append(dst, id.revenue...)
+			}
 		}
+		dst = tail(dst, true)
+		ends = append(ends, len(dst))
 	}
-	dst = tail(dst, true)
-	ends = append(ends, len(dst))
 
 	if attrs, ok := f.Get(record.VisitorAttributes); ok && b.pushDimensions && attrs.Type() == pcommon.ValueTypeMap {
 		for k, v := range attrs.Map().All() {
@@ -170,7 +192,8 @@ func (b *Builder) AppendPushed(dst []byte, ends []int, f *record.Fields, pushed 
 			ends = append(ends, len(dst))
 		}
 	}
-	return dst, ends, record.Built, ""
+	bucketed = targets[0].bucketed
+	return dst, ends, record.Built, "", bucketed
 }
 
 // appendClient writes the user agent or IP field when the record has it and the
@@ -198,11 +221,76 @@ func (b *Builder) appendClient(dst []byte, f *record.Fields, name string, slot r
 // as a JSON number ("" when none is sent).
 type ids struct {
 	campaign, variation, goal, revenue string
+	// bucketed: the variation is the SDKs' decision, not the record's.
+	bucketed bool
+}
+
+// hasCampaign reports whether the record names a campaign (id, key or flag key).
+func hasCampaign(f *record.Fields) bool {
+	if _, ok := f.Get(record.CampaignID); ok {
+		return true
+	}
+	return f.Str(record.CampaignKey) != "" || f.Str(record.FlagKey) != ""
+}
+
+// visitorVars are the record's visitor attributes: the SDKs' customVariables and
+// variationTargetingVariables.
+func visitorVars(f *record.Fields) pcommon.Map {
+	if v, ok := f.Get(record.VisitorAttributes); ok && v.Type() == pcommon.ValueTypeMap {
+		return v.Map()
+	}
+	return pcommon.Map{}
+}
+
+// resolveGoalCampaigns is track() without a campaign: one goal event for every running
+// campaign (feature rollouts aside) that has the goal and puts the visitor in a variation,
+// in the settings file's order, as the Node SDK's getCampaignsForGoal and
+// trackCampaignGoal do.
+func (b *Builder) resolveGoalCampaigns(f *record.Fields, user string) ([]ids, record.Verdict, string) {
+	ident := f.Str(record.EventKey)
+	if ident == "" {
+		return nil, record.Dropped, reason.MissingGoalID
+	}
+	var out []ids
+	has, missingRevenue := false, false
+	for _, c := range b.settings.ordered {
+		g, ok := c.goals[ident]
+		if !ok {
+			continue
+		}
+		has = true
+		if !c.running || c.Type == typeFeatureRollout {
+			continue
+		}
+		revenue, verdict, why := revenueFor(f, g.Type)
+		switch {
+		case verdict == record.Dropped && why == reason.MissingRevenue:
+			missingRevenue = true
+			continue
+		case verdict != record.Built:
+			return nil, verdict, why
+		}
+		v := b.settings.Decide(c, user, visitorVars(f))
+		if v == nil {
+			continue
+		}
+		out = append(out, ids{campaign: strconv.FormatInt(c.ID, 10), variation: strconv.FormatInt(v.id, 10),
+			goal: strconv.FormatInt(g.ID, 10), revenue: revenue, bucketed: true})
+	}
+	switch {
+	case !has:
+		return nil, record.Dropped, reason.UnknownGoal
+	case len(out) == 0 && missingRevenue:
+		return nil, record.Dropped, reason.MissingRevenue
+	case len(out) == 0:
+		return nil, record.Skipped, reason.NotInCampaign
+	}
+	return out, record.Built, ""
 }
 
 // resolve finds the event's ids: from the record's ids, else from the campaign key
 // (or flag key), variation name and goal identifier through the settings file.
-func (b *Builder) resolve(f *record.Fields, conversion bool) (ids, record.Verdict, string) {
+func (b *Builder) resolve(f *record.Fields, conversion bool, user string) (ids, record.Verdict, string) {
 	var id ids
 	var c *Campaign
 	var ok bool
@@ -233,6 +321,17 @@ func (b *Builder) resolve(f *record.Fields, conversion bool) (ids, record.Verdic
 		switch {
 		case name == "" && !conversion:
 			return id, record.Skipped, reason.NoVariant
+		case name == "" && c != nil:
+			// track() names no variation: the SDKs bucket the visitor as activate() does.
+			if c.Type == typeFeatureRollout {
+				return id, record.Skipped, reason.CampaignNotTracked
+			}
+			v := b.settings.Decide(c, user, visitorVars(f))
+			if v == nil {
+				return id, record.Skipped, reason.NotInCampaign
+			}
+			id.variation, id.bucketed = strconv.FormatInt(v.id, 10), true
+			name = v.name
 		case name == "" || c == nil:
 			return id, record.Dropped, reason.MissingVariationID
 		}
@@ -263,22 +362,33 @@ func (b *Builder) resolve(f *record.Fields, conversion bool) (ids, record.Verdic
 		}
 		id.goal, goalType = strconv.FormatInt(g.ID, 10), g.Type
 	}
-	// Like the SDKs: revenue only for revenue goals, only when truthy, as a number; both
-	// SDKs refuse to track a revenue goal without a revenue value.
-	if goalType == "" || goalType == GoalRevenue {
-		v, has := f.Get(record.Revenue)
-		if !has && goalType == GoalRevenue {
-			return id, record.Dropped, reason.MissingRevenue
-		}
-		if has {
-			r, valid := revenueNumber(v)
-			if !valid {
-				return id, record.Dropped, reason.InvalidRevenue
-			}
-			id.revenue = r
-		}
+	var verdict record.Verdict
+	var why string
+	if id.revenue, verdict, why = revenueFor(f, goalType); verdict != record.Built {
+		return id, verdict, why
 	}
 	return id, record.Built, ""
+}
+
+// revenueFor is a goal event's r: like the SDKs, revenue only for revenue goals (or goals
+// of unknown type), only when truthy, as a number; both SDKs refuse to track a revenue
+// goal without a revenue value.
+func revenueFor(f *record.Fields, goalType string) (string, record.Verdict, string) {
+	if goalType != "" && goalType != GoalRevenue {
+		return "", record.Built, ""
+	}
+	v, has := f.Get(record.Revenue)
+	if !has {
+		if goalType == GoalRevenue {
+			return "", record.Dropped, reason.MissingRevenue
+		}
+		return "", record.Built, ""
+	}
+	r, valid := revenueNumber(v)
+	if !valid {
+		return "", record.Dropped, reason.InvalidRevenue
+	}
+	return r, record.Built, ""
 }
 
 // revenueNumber renders a revenue value (a number or a numeric string, as the Go SDK

@@ -240,7 +240,13 @@ func TestKeysAndNamesResolveThroughTheSettingsFile(t *testing.T) {
 		{"unknown goal", keyed("experiment.conversion", "Varun", "homepage-cta", "Control", map[string]any{"experiment.event.key": "refund"}), "", reason.UnknownGoal},
 		{"paused campaign", keyed("feature_flag.evaluation", "Varun", "paused-banner", "Control", nil), "", reason.CampaignNotRunning},
 		{"no variant", keyed("feature_flag.evaluation", "Varun", "homepage-cta", "", nil), "", reason.NoVariant},
-		{"conversion without a variation", keyed("experiment.conversion", "Varun", "homepage-cta", "", map[string]any{"experiment.event.key": "purchase"}), "", reason.MissingVariationID},
+		// track() names no variation: the SDKs bucket the visitor (vwo-node-sdk 1.73.0 puts
+		// Varun in Control, Ashley in Variation-1 of homepage-cta).
+		{"conversion without a variation: the SDKs' variation", keyed("experiment.conversion", "Varun", "homepage-cta", "", map[string]any{"experiment.event.key": "purchase", "experiment.revenue": 10}),
+			`{"eT":2,"e":7,"c":1,"g":3,"r":10,"u":"C4D95C097902569F9A2D2E87CD3201C8","sId":1763900000}`, ""},
+		{"conversion without a variation, other visitor", keyed("experiment.conversion", "Ashley", "homepage-cta", "", map[string]any{"experiment.event.key": "signup"}),
+			`{"eT":2,"e":7,"c":2,"g":4,"u":"` + VisitorUUID(12345, "Ashley") + `","sId":1763900000}`, ""},
+		{"conversion without a variation nor revenue for a revenue goal", keyed("experiment.conversion", "Varun", "homepage-cta", "", map[string]any{"experiment.event.key": "purchase"}), "", reason.MissingRevenue},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dst, ends, v, reason := b.Append(nil, nil, tt.f)

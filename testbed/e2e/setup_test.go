@@ -51,6 +51,9 @@ type options struct {
 	// <sdkKeyCDN>/datafiles/<sdk_key>.json every second (sdk_key cdnSDKKey) instead of
 	// reading testdata/datafile.json.
 	sdkKeyCDN string
+	// datafile is the Optimizely datafile (repository-relative) the exporter reads;
+	// default testdata/datafile.json.
+	datafile string
 	// vwo sends to VWO instead of Optimizely: destination vwo, the replica's
 	// /server-side/batch-events, account vwoAccountID with sdk key vwoSDKKey and the
 	// settings file testdata/vwo_settings.json. batchSize 0 keeps VWO's default (100).
@@ -108,6 +111,9 @@ func newEnv(t *testing.T, o options) *env {
 	if o.queueSize == 0 {
 		o.queueSize = 100000
 	}
+	if o.datafile == "" {
+		o.datafile = "testdata/datafile.json"
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: %s\n", e.otlp)
 	if o.persistent {
@@ -133,7 +139,7 @@ func newEnv(t *testing.T, o options) *env {
 		if o.sdkKeyCDN != "" {
 			fmt.Fprintf(&b, "      sdk_key: %s\n      datafile_url: %s/datafiles/%%s.json\n      polling_interval: 1s\n", cdnSDKKey, o.sdkKeyCDN)
 		} else {
-			fmt.Fprintf(&b, "      datafile_path: %s\n", repoPath(t, "testdata/datafile.json"))
+			fmt.Fprintf(&b, "      datafile_path: %s\n", repoPath(t, o.datafile))
 		}
 	}
 	fmt.Fprintf(&b, "    sending_queue:\n      num_consumers: %d\n      queue_size: %d\n", o.consumers, o.queueSize)

@@ -7,6 +7,13 @@
 // With -conversions it also reports a purchase for every third user, as an app does:
 // an experiment.conversion log record through the OpenTelemetry logs SDK.
 //
+// With -attributes every user gets visitor attributes (userAttributes: device,
+// app_version, age, country, is_vip, plan, loyalty_points, cycling by user index), sent
+// in the OpenFeature evaluation context, which the provider hands to the Optimizely
+// user context: audiences decide. With -rule-key-setter the hook copies the rule key the
+// provider puts in the flag metadata to experiment.rule.key on the span event, so the
+// exporter never has to find the rule (the README's recipe).
+//
 //	cd testbed/e2e/goclient && go build -o ../../../_build/goclient .
 //	goclient -datafile testdata/datafile.json -otlp http://127.0.0.1:4318 -users 200 -expect want.jsonl
 package main
@@ -52,6 +59,7 @@ func main() {
 // dispatched for it (null when it sent none).
 type expectation struct {
 	User         string               `json:"user"`
+	Attributes   map[string]any       `json:"attributes,omitempty"`
 	Flag         string               `json:"flag"`
 	VariationKey string               `json:"variation_key"`
 	Reason       string               `json:"reason"`
@@ -70,6 +78,8 @@ func run() error {
 	typ := flag.String("type", "bool", "OpenFeature flag type: bool (value = enabled) or string (value = variation key)")
 	expect := flag.String("expect", "", "write one JSON line per evaluation here")
 	conversions := flag.Bool("conversions", false, "also report a purchase (experiment.conversion log record, revenue 4200) for every third user; needs -otlp")
+	withAttrs := flag.Bool("attributes", false, "give every user visitor attributes (device, app_version, age, country, is_vip, plan, loyalty_points) in the evaluation context")
+	ruleKeySetter := flag.Bool("rule-key-setter", false, "the hook copies the flag metadata's ruleKey to experiment.rule.key on the span event")
 	flag.Parse()
 	if *datafile == "" {
 		return errors.New("-datafile is required")
@@ -149,22 +159,42 @@ func run() error {
 		logger = lp.Logger("goclient")
 	}
 
-	// OpenFeature: the provider below and the contrib hook with its defaults.
+	// OpenFeature: the provider below and the contrib hook, with its defaults or with
+	// the rule key setter.
 	if err := openfeature.SetProviderAndWait(newProvider(optly)); err != nil {
 		return err
 	}
-	openfeature.AddHooks(otelhook.NewTracesHook())
+	if *ruleKeySetter {
+		// The README's recipe. The hook's setter sees only the flag metadata, and span
+		// event attributes cannot hold maps: a Go app sends the rule the SDK decided,
+		// which the provider puts in the metadata as "ruleKey"
+		// (OptimizelyDecision.RuleKey). The exporter reads experiment.rule.key and need
+		// not resolve the rule from the datafile (resolution "record", never a guess).
+		openfeature.AddHooks(otelhook.NewTracesHook(otelhook.WithTracesAttributeSetter(
+			func(md openfeature.FlagMetadata) []attribute.KeyValue {
+				if rule, _ := md["ruleKey"].(string); rule != "" {
+					return []attribute.KeyValue{attribute.String("experiment.rule.key", rule)}
+				}
+				return nil
+			})))
+	} else {
+		openfeature.AddHooks(otelhook.NewTracesHook())
+	}
 	of := openfeature.NewClient("goclient")
 
 	var out []expectation
 	sent := 0 // conversions
 	for i := range *users {
 		user := fmt.Sprintf("user-%d", i)
+		var attrs map[string]any
+		if *withAttrs {
+			attrs = userAttributes(i)
+		}
 		for _, key := range keys {
 			// The hook adds its span event to trace.SpanFromContext(ctx).
 			_, span := tracer.Start(ctx, "GET /product", trace.WithSpanKind(trace.SpanKindServer))
 			spanCtx := trace.ContextWithSpan(ctx, span)
-			evalCtx := openfeature.NewEvaluationContext(user, nil)
+			evalCtx := openfeature.NewEvaluationContext(user, attrs)
 			var d openfeature.InterfaceEvaluationDetails
 			if *typ == "string" {
 				sd, _ := of.StringValueDetails(spanCtx, key, "", evalCtx)
@@ -176,7 +206,7 @@ func run() error {
 			span.End()
 			rule, _ := d.FlagMetadata["ruleKey"].(string)
 			enabled, _ := d.FlagMetadata["enabled"].(bool)
-			out = append(out, expectation{User: user, Flag: key, VariationKey: d.Variant,
+			out = append(out, expectation{User: user, Attributes: attrs, Flag: key, VariationKey: d.Variant,
 				Reason: string(d.Reason), Value: d.Value, RuleKey: rule, Enabled: enabled})
 		}
 		if logger != nil && i%3 == 0 {
@@ -258,6 +288,25 @@ func run() error {
 	}
 	fmt.Fprintln(os.Stderr)
 	return nil
+}
+
+// userAttributes are user i's visitor attributes: each one cycles with its own period,
+// so the audiences of testbed/e2e/testdata/audiences_datafile.json (modern mobile app,
+// adults outside KP, VIP, has plan, loyal customers, old app) split the users between
+// rules that hold the same variation keys. plan is absent for every seventh user.
+func userAttributes(i int) map[string]any {
+	m := map[string]any{
+		"device":         []string{"ios", "android", "web"}[i%3],
+		"app_version":    []string{"1.9.3", "2.4.9", "2.5.0", "2.6.1", "3.0.0"}[i%5],
+		"age":            12 + (i*7)%70,
+		"country":        []string{"US", "DE", "KP"}[(i/3)%3],
+		"is_vip":         i%4 == 0,
+		"loyalty_points": (i * 37) % 6000,
+	}
+	if i%7 != 6 {
+		m["plan"] = []string{"free", "pro", "team"}[i%3]
+	}
+	return m
 }
 
 // provider is an OpenFeature provider backed by the Optimizely Go SDK: the variant is

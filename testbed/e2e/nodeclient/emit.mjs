@@ -5,7 +5,7 @@
 // to the collector: what a Node.js user of this exporter runs.
 //
 //   node emit.mjs --otlp http://127.0.0.1:4318 --evaluations expect.jsonl \
-//        [--conversions] [--protocol http/protobuf|http/json]
+//        [--conversions] [--attributes] [--protocol http/protobuf|http/json]
 //
 // The evaluations file has one JSON object per line; only "user", "flag" and
 // "variation_key" are read, e.g. {"user":"user-3","flag":"checkout_redesign","variation_key":"treatment"}.
@@ -14,6 +14,22 @@
 // every variation key seen for that flag, value = the key itself; a contextEvaluator that
 // answers the line's variation key for context.targetingKey), then calls, for each line in
 // order, await client.getStringValue(flag, 'default', {targetingKey: user}).
+//
+// --attributes sends the visitor attributes, as the README shows Node.js apps how to: each
+// line's "attributes" object (required then, e.g. {"age":30,"country":"DE","is_vip":true})
+// goes into the evaluation context, getStringValue(flag, 'default', {targetingKey: user,
+// ...attributes}), and the EventHook is created with an attributeMapper that copies the
+// evaluation context, without targetingKey, to the record as one map attribute:
+//   new EventHook({
+//     attributeMapper: ({ context: { targetingKey, ...attributes } }) => ({
+//       'experiment.visitor.attributes': attributes,
+//     }),
+//   })
+// The logs SDK keeps the nested object as a map value (OTLP kvlist_value; JSON numbers
+// that are integers become int_value, others double_value) over both --protocol values,
+// and the exporter evaluates the datafile's audiences on it: no rule is guessed. The hook
+// swallows an attributeMapper that throws (a diag debug message only): the record then
+// simply lacks the attribute. Without --attributes the context is {targetingKey} alone.
 //
 // --protocol picks the OTLP exporter package: http/protobuf (the default, the OTLP spec's
 // default) is @opentelemetry/exporter-logs-otlp-proto; http/json is
@@ -50,7 +66,8 @@
 //     only when the reason is ERROR: error.type (lower-cased error code, e.g.
 //       "flag_not_found") and error.message; feature_flag.result.value is then the
 //       caller's default and there is no variant
-//   The hook adds nothing else: no rule key, no rule type, no event.id, no experiment.*.
+//   The hook adds nothing else: no rule key, no rule type, no event.id, no experiment.*
+//   (with --attributes, the attributeMapper's experiment.visitor.attributes).
 //   On an evaluation error, before that record, it emits one with event_name "exception"
 //   and attributes exception.type (e.g. "FLAG_NOT_FOUND"), exception.message and
 //   exception.stacktrace. (This script exits 1 on any evaluation that errs.)
@@ -91,7 +108,7 @@ import { EventHook } from '@openfeature/open-telemetry-hooks';
 
 function usage(msg) {
   if (msg) console.error(`emit.mjs: ${msg}`);
-  console.error('usage: node emit.mjs --otlp http://127.0.0.1:PORT --evaluations file.jsonl [--conversions] [--protocol http/protobuf|http/json]');
+  console.error('usage: node emit.mjs --otlp http://127.0.0.1:PORT --evaluations file.jsonl [--conversions] [--attributes] [--protocol http/protobuf|http/json]');
   process.exit(2);
 }
 
@@ -102,6 +119,7 @@ try {
       otlp: { type: 'string' },
       evaluations: { type: 'string' },
       conversions: { type: 'boolean', default: false },
+      attributes: { type: 'boolean', default: false },
       protocol: { type: 'string', default: 'http/protobuf' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -119,7 +137,7 @@ if (args.protocol !== 'http/protobuf' && args.protocol !== 'http/json') {
 
 // ---- the evaluations ------------------------------------------------------------------
 
-const evaluations = []; // {user, flag, variation}
+const evaluations = []; // {user, flag, variation, attributes}
 const decided = new Map(); // flag -> Map(user -> variation key)
 const users = []; // distinct users, in order of first appearance
 const seenUsers = new Set();
@@ -137,9 +155,13 @@ let skipped = 0;
       console.error(`emit.mjs: ${args.evaluations}:${n}: ${err.message}`);
       process.exit(2);
     }
-    const { user, flag, variation_key: variation } = o;
+    const { user, flag, variation_key: variation, attributes } = o;
     if (typeof user !== 'string' || user === '' || typeof flag !== 'string' || flag === '') {
       console.error(`emit.mjs: ${args.evaluations}:${n}: "user" and "flag" must be non-empty strings`);
+      process.exit(2);
+    }
+    if (args.attributes && (typeof attributes !== 'object' || attributes === null || Array.isArray(attributes))) {
+      console.error(`emit.mjs: ${args.evaluations}:${n}: --attributes needs an "attributes" object on every line`);
       process.exit(2);
     }
     if (typeof variation !== 'string' || variation === '') {
@@ -153,7 +175,7 @@ let skipped = 0;
       process.exit(2);
     }
     byUser.set(user, variation);
-    evaluations.push({ user, flag, variation });
+    evaluations.push({ user, flag, variation, attributes: args.attributes ? attributes : {} });
     if (!seenUsers.has(user)) {
       seenUsers.add(user);
       users.push(user);
@@ -235,13 +257,22 @@ for (const [flag, byUser] of decided) {
     contextEvaluator: (ctx) => byUser.get(ctx.targetingKey),
   };
 }
-OpenFeature.addHooks(new EventHook());
+if (args.attributes) {
+  // The README's recipe: the evaluation context, without targetingKey, as one map.
+  OpenFeature.addHooks(new EventHook({
+    attributeMapper: ({ context: { targetingKey, ...attributes } }) => ({
+      'experiment.visitor.attributes': attributes,
+    }),
+  }));
+} else {
+  OpenFeature.addHooks(new EventHook());
+}
 await OpenFeature.setProviderAndWait(new InMemoryProvider(flags));
 const client = OpenFeature.getClient('e2e-nodeclient');
 
 let wrong = 0;
-for (const { user, flag, variation } of evaluations) {
-  const got = await client.getStringValue(flag, 'default', { targetingKey: user });
+for (const { user, flag, variation, attributes } of evaluations) {
+  const got = await client.getStringValue(flag, 'default', { targetingKey: user, ...attributes });
   if (got !== variation) {
     wrong++;
     if (wrong <= 10) console.error(`emit.mjs: ${flag} for ${user}: got ${got}, want ${variation}`);
