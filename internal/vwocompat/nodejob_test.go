@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/vwo"
 )
@@ -23,12 +25,15 @@ type nsSettings struct {
 }
 
 type nsCampaign struct {
-	ID             int64    `json:"id"`
-	Key            string   `json:"key"`
-	Type           string   `json:"type"`
-	Status         string   `json:"status"`
-	PercentTraffic float64  `json:"percentTraffic"`
-	Goals          []nsGoal `json:"goals"`
+	// re2Incompatible: its segments or its variations' have a regex operand Go's regexp
+	// cannot compile.
+	re2Incompatible bool
+	ID              int64    `json:"id"`
+	Key             string   `json:"key"`
+	Type            string   `json:"type"`
+	Status          string   `json:"status"`
+	PercentTraffic  float64  `json:"percentTraffic"`
+	Goals           []nsGoal `json:"goals"`
 }
 
 type nsGoal struct {
@@ -42,16 +47,56 @@ func parseNodeSettings(b []byte) (*nsSettings, error) {
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, err
 	}
+	var raw struct {
+		Campaigns []struct {
+			Segments   any `json:"segments"`
+			Variations []struct {
+				Segments any `json:"segments"`
+			} `json:"variations"`
+		} `json:"campaigns"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, err
+	}
 	s.byKey = map[string]*nsCampaign{}
 	s.byID = map[int64]*nsCampaign{}
 	for i := range s.Campaigns {
 		c := &s.Campaigns[i]
+		c.re2Incompatible = !re2Compatible(raw.Campaigns[i].Segments)
+		for _, v := range raw.Campaigns[i].Variations {
+			c.re2Incompatible = c.re2Incompatible || !re2Compatible(v.Segments)
+		}
 		if _, dup := s.byKey[c.Key]; !dup {
 			s.byKey[c.Key] = c
 		}
 		s.byID[c.ID] = c
 	}
 	return &s, nil
+}
+
+// re2Compatible reports whether every regex(...) operand in a segment DSL compiles with
+// Go's regexp.
+func re2Compatible(dsl any) bool {
+	switch x := dsl.(type) {
+	case string:
+		if strings.HasPrefix(x, "regex(") && strings.HasSuffix(x, ")") {
+			_, err := regexp.Compile(x[len("regex(") : len(x)-1])
+			return err == nil
+		}
+	case map[string]any:
+		for _, v := range x {
+			if !re2Compatible(v) {
+				return false
+			}
+		}
+	case []any:
+		for _, v := range x {
+			if !re2Compatible(v) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (c *nsCampaign) goal(identifier string) *nsGoal {
