@@ -122,7 +122,7 @@ var nodeKnown = []struct {
 		return strings.Contains(cat, regexSegments) && !strings.Contains(cat, splitAttributes)
 	},
 		"DIVERGENCE: a regex operand that Go's RE2 cannot compile (lookahead, backreferences): the Node SDK matches it as a JavaScript " +
-			"RegExp (SegmentUtil.js:294-301), the exporter's segment is false"},
+			"RegExp (SegmentUtil.js:194-201), the exporter's segment is false"},
 }
 
 func exactly(cats ...string) func(string) bool {
@@ -181,10 +181,10 @@ func init() {
 		"decision seeds_nbv2/v2_new_ft (FEATURE_TEST)",
 		"decision seeds_nb_nbv2/both_ob (VISUAL_AB)", "decision seeds_nb_nbv2/both_obv2 (VISUAL_AB)", "decision seeds_nb_nbv2/both_new (VISUAL_AB)",
 		"decision seeds_nb_nbv2/both_ob_obv2 (FEATURE_TEST)")
-	add("gt/gte/lt/lte operands: the Node SDK compares numbers (SegmentUtil.js:302-337); the Go SDK has no such operators and compares "+
+	add("gt/gte/lt/lte operands: the Node SDK compares numbers (SegmentUtil.js:202-237); the Go SDK has no such operators and compares "+
 		"the text \"gte(18)\" for equality",
 		"decision presegment/ps_numeric (VISUAL_AB)", "decision presegment/ps_gt_float (VISUAL_AB)", "decision presegment/ps_nested (VISUAL_AB)")
-	add("numbers that parse to 0: the Node SDK leaves both sides unprocessed when either parses to 0 (parseFloat falsy, SegmentUtil.js:151-160), "+
+	add("numbers that parse to 0: the Node SDK leaves both sides unprocessed when either parses to 0 (parseFloat falsy, SegmentUtil.js:51-60), "+
 		"so \"0.0\" is not \"0\"; the Go SDK normalizes both and matches",
 		"decision presegment/ps_zero (VISUAL_AB)")
 	add("regex operands are JavaScript regular expressions in the Node SDK (lookahead works) and RE2 in the Go SDK (lookahead does not compile: false)",
