@@ -17,19 +17,22 @@ test: lint
 	$(MAKE) e2e
 
 ## sdkcompat: rule resolution and payloads against the official Optimizely Go SDK and
-## JavaScript SDK (internal/jscompat, run with Node.js: make nodeclient installs it), and
-## VWO events against the VWO Go SDK (their own modules, so the SDKs never enter the
-## exporter's dependencies).
+## JavaScript SDK (internal/jscompat), and VWO events against the VWO Go SDK and the VWO
+## Node SDK (internal/vwocompat); their own modules, so the SDKs never enter the exporter's
+## dependencies. The Node.js comparisons need `make nodeclient`; vwocompat's skips without
+## it unless VWOCOMPAT_REQUIRE_NODE is set (CI sets it).
 sdkcompat:
 	cd internal/sdkcompat && go vet ./... && go test -count=1 ./...
 	cd internal/jscompat && go vet ./... && go test -count=1 ./...
 	cd internal/vwocompat && go vet ./... && go test -count=1 ./...
 
 ## nodeclient: Node.js and the pinned JS packages: OpenFeature/OpenTelemetry for the e2e
-## tests, the Optimizely JavaScript SDK for internal/jscompat.
+## tests, the Optimizely JavaScript SDK for internal/jscompat, the VWO Node SDK for
+## internal/vwocompat.
 nodeclient:
 	bash testbed/e2e/nodeclient/install.sh
 	bash internal/jscompat/node/install.sh
+	bash internal/vwocompat/node/install.sh
 
 ## lint: gofmt over every module; vet of the exporter, of testbed/ (the test tooling's own
 ## module, with the e2e tag) and of testbed/e2e/goclient.

@@ -2,8 +2,12 @@
 // the Go SDK: https.request is redirected to a local HTTP server that records each
 // request as it arrives (method, path, query, headers, body).
 //
-//   npm install --prefix /tmp/vwonode vwo-node-sdk@1.73.0
-//   NODE_PATH=/tmp/vwonode/node_modules node capture.js ../../eventsapi/testdata
+//   bash install.sh     # vwo-node-sdk as package-lock.json pins it, in ./node_modules
+//   node capture.js ../../eventsapi/testdata [scenario,...]
+//
+// Without scenario names every scenario is captured (and its file rewritten). Scenarios
+// marked batch: false run the SDK without batchEvents: track() with a list of campaigns or
+// null, and push() with a map, then send their own batch-events request at once.
 //
 // Nothing here is part of the exporter's build.
 'use strict';
@@ -97,19 +101,38 @@ server.listen(0, '127.0.0.1', async () => {
       c.track('checkout_button', 'Alice', 'purchase', { revenueValue: 49 });
       c.track('checkout_button', 'Alice', 'signup');
       c.push('plan', 'gold', 'Alice');
-    }, 'eu01']
+    }, 'eu01'],
+    // Without batchEvents: a goal tracked in several campaigns goes out as one batch-events
+    // request of its own, which the SDK builds with its arguments shifted (track.js:587):
+    // visitor_ua carries the userIpAddress and visitor_ip is "".
+    ['track_global_goal', c => {
+      c.track(null, 'Alice', 'purchase', { revenueValue: 12.5 });
+    }, '', false],
+    ['track_campaign_list_ua_ip', c => {
+      c.track(['checkout_button', 'new_search', 'paused_banner'], 'Varun', 'signup', {
+        userAgent: 'Mozilla/5.0 (X11)',
+        userIpAddress: '203.0.113.7'
+      });
+    }, '', false],
+    // Without batchEvents, push() with a map of several dimensions sends them as one
+    // batch-events request (push.js:169).
+    ['push_map', c => {
+      c.push({ plan: 'gold', 'home city': 'São Paulo' }, 'Alice');
+    }, '', false]
   ];
+  const only = process.argv[3] ? process.argv[3].split(',') : null;
   try {
-    for (const [name, run, prefix] of scenarios) {
+    for (const [name, run, prefix, batch = true] of scenarios) {
+      if (only && !only.includes(name)) continue;
       const sf = JSON.parse(JSON.stringify(settings));
       if (prefix) sf.collectionPrefix = prefix;
       const client = vwoSdk.launch({
         settingsFile: sf,
-        batchEvents: { eventsPerRequest: 100, requestTimeInterval: 600 },
+        batchEvents: batch ? { eventsPerRequest: 100, requestTimeInterval: 600 } : undefined,
         logging: { level: vwoSdk.LogLevelEnum.ERROR }
       });
       run(client);
-      client.flushEvents();
+      if (batch) client.flushEvents();
       const c = await nextRequest();
       c.scenario = name;
       const ordered = {};
