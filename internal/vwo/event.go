@@ -367,7 +367,9 @@ func (b *Builder) resolve(f *record.Fields, conversion bool, user string) (ids, 
 			return id, record.Skipped, reason.NoVariant
 		case name == "" && c != nil:
 			// track() names no variation: the SDKs bucket the visitor as activate() does.
-			if c.Type == typeFeatureRollout {
+			if c.Type == typeFeatureRollout || c.isMAB {
+				// The SDKs track no goal of a rollout; the Node SDK refuses track(key) for
+				// a multi-armed bandit without user storage.
 				return id, record.Skipped, reason.CampaignNotTracked
 			}
 			v := b.settings.Decide(c, user, visitorVars(f))
@@ -432,6 +434,10 @@ func revenueFor(f *record.Fields, goalType string) (string, record.Verdict, stri
 	if !valid {
 		return "", record.Dropped, reason.InvalidRevenue
 	}
+	if r == "" && goalType == GoalRevenue {
+		// A falsy revenue (0, "") on a revenue goal: the Node SDK refuses the call.
+		return "", record.Dropped, reason.MissingRevenue
+	}
 	return r, record.Built, ""
 }
 
@@ -448,6 +454,7 @@ func revenueNumber(v pcommon.Value) (string, bool) {
 	case pcommon.ValueTypeDouble:
 		f = v.Double()
 	case pcommon.ValueTypeStr:
+		// A string is truthy unless empty: "0" is sent (as 0), as the Node SDK sends it.
 		s := strings.TrimSpace(v.Str())
 		if s == "" {
 			return "", true
@@ -456,6 +463,10 @@ func revenueNumber(v pcommon.Value) (string, bool) {
 		if f, err = strconv.ParseFloat(s, 64); err != nil {
 			return "", false
 		}
+		if !jsonw.Finite(f) {
+			return "", false
+		}
+		return string(jsonw.Float(nil, f)), true
 	default:
 		return "", false
 	}

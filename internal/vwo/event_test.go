@@ -228,8 +228,11 @@ func TestKeysAndNamesResolveThroughTheSettingsFile(t *testing.T) {
 			`{"eT":1,"e":8,"c":2,"u":"C4D95C097902569F9A2D2E87CD3201C8","sId":1763900000}`, ""},
 		{"revenue goal: r as a number", keyed("experiment.conversion", "Varun", "homepage-cta", "Control", map[string]any{"experiment.event.key": "purchase", "experiment.revenue": "42.50"}),
 			`{"eT":2,"e":7,"c":1,"g":3,"r":42.5,"u":"C4D95C097902569F9A2D2E87CD3201C8","sId":1763900000}`, ""},
-		{"revenue goal, zero revenue: no r", keyed("experiment.conversion", "Varun", "homepage-cta", "Control", map[string]any{"experiment.event.key": "purchase", "experiment.revenue": 0}),
-			`{"eT":2,"e":7,"c":1,"g":3,"u":"C4D95C097902569F9A2D2E87CD3201C8","sId":1763900000}`, ""},
+		// The Node SDK refuses a revenue goal with a falsy revenue (track.js:407); "0" is a
+		// truthy string, sent.
+		{"revenue goal, zero revenue: refused", keyed("experiment.conversion", "Varun", "homepage-cta", "Control", map[string]any{"experiment.event.key": "purchase", "experiment.revenue": 0}), "", reason.MissingRevenue},
+		{"revenue goal, revenue \"0\": r 0", keyed("experiment.conversion", "Varun", "homepage-cta", "Control", map[string]any{"experiment.event.key": "purchase", "experiment.revenue": "0"}),
+			`{"eT":2,"e":7,"c":1,"g":3,"r":0,"u":"C4D95C097902569F9A2D2E87CD3201C8","sId":1763900000}`, ""},
 		{"custom goal: no r", keyed("experiment.conversion", "Varun", "homepage-cta", "Control", map[string]any{"experiment.event.key": "signup", "experiment.revenue": 100}),
 			`{"eT":2,"e":7,"c":1,"g":4,"u":"C4D95C097902569F9A2D2E87CD3201C8","sId":1763900000}`, ""},
 		{"user agent and ip only when given", keyed("feature_flag.evaluation", "Varun", "homepage-cta", "Control", map[string]any{"user_agent.original": "Mozilla/5.0", "client.address": "203.0.113.7"}),

@@ -36,6 +36,7 @@ type rawSettings struct {
 		IsOBv2                 bool            `json:"isOBv2"`
 		IsForcedVariation      bool            `json:"isForcedVariationEnabled"`
 		IsUserListEnabled      bool            `json:"isUserListEnabled"`
+		IsMAB                  bool            `json:"isMAB"`
 		Segments               json.RawMessage `json:"segments"`
 		Variations             list[struct {
 			ID       int64           `json:"id"`
@@ -97,6 +98,7 @@ type Campaign struct {
 	percentTraffic                 float64
 	seedEnabled, isOB, isOBv2      bool
 	forcedVariations, userListSeed bool
+	isMAB                          bool     // a multi-armed bandit
 	segments                       *segment // pre-segmentation; nil: everyone
 	vars                           []variation
 	group                          *group
@@ -155,7 +157,7 @@ func ParseSettings(data []byte) (*Settings, error) {
 
 			percentTraffic: rc.PercentTraffic, seedEnabled: rc.IsBucketingSeedEnabled,
 			isOB: rc.IsOB, isOBv2: rc.IsOBv2,
-			forcedVariations: rc.IsForcedVariation, userListSeed: rc.IsUserListEnabled,
+			forcedVariations: rc.IsForcedVariation, userListSeed: rc.IsUserListEnabled, isMAB: rc.IsMAB,
 		}
 		var err error
 		if c.segments, _, err = parseSegments(rc.Segments); err != nil {

@@ -572,8 +572,8 @@ var expectedDifferences = map[string]string{
 // divergences are behaviours where the exporter knowingly differs from the Go SDK.
 // They do not fail the test; the report lists them.
 var divergences = map[string]string{
-	"r only in SDK (zero)": "revenue 0: the Go SDK sends r:\"0\"; the exporter sends the conversion without r (the rule: r only when truthy, as the Node SDK " +
-		"builds it — though the Node SDK's track() refuses a revenue goal with a falsy revenue altogether)",
+	"only the SDK sent [track revenue goal, zero revenue] (exporter: dropped missing_revenue)": "revenue 0 on a revenue goal: the Go SDK " +
+		"sends r:\"0\"; the Node SDK refuses the call (revenueValue must be truthy, track.js:407), and so does the exporter (missing_revenue)",
 	"only the SDK sent [track revenue goal, empty string revenue] (exporter: dropped missing_revenue)": "revenue \"\" on a revenue goal: " +
 		"the Go SDK sends the conversion without r, the Node SDK refuses the call; the exporter drops it as missing_revenue (an empty attribute is no value)",
 	"only the SDK sent [track revenue goal, non-numeric string revenue] (exporter: dropped invalid_revenue)": "revenue \"abc\": the Go SDK sends r:\"abc\" " +

@@ -101,23 +101,11 @@ var nodeKnown = []struct {
 		"only the exporter sent [track null goalTypeToTrack=CUSTOM_GOAL] (SDK: goal type is not goalTypeToTrack)"),
 		"track(null, …, {goalTypeToTrack}) skips campaigns whose goal has another type (CampaignUtil.js:129-147); the record does not " +
 			"carry goalTypeToTrack, so the exporter credits them all"},
-	{"revenue 0", func(cat string) bool {
-		return strings.HasPrefix(cat, "only the exporter sent [track ") && strings.Contains(cat, "(SDK: revenue goal refused, revenueValue falsy)")
-	},
-		"DIVERGENCE: revenueValue 0 (or another falsy value) on a revenue goal: the Node SDK refuses the goal (track.js:407; the Go SDK " +
-			"sends r:\"0\"); the exporter sends the conversion without r"},
-	{"revenue \"0\"", exactly("r only in SDK (zero)"),
-		"DIVERGENCE: revenueValue \"0\" (a string, so truthy): the Node SDK sends r:\"0\"; the exporter sends no r for a zero revenue"},
 	{"revenue \"abc\"", func(cat string) bool {
 		return strings.HasPrefix(cat, "only the SDK sent [track ") && strings.Contains(cat, "(exporter: dropped invalid_revenue)")
 	},
 		"DIVERGENCE: a non-numeric revenueValue (\"abc\"): the Node SDK sends r:\"abc\" (which the replica, like VWO, refuses); the " +
 			"exporter drops the conversion as invalid_revenue"},
-	{"MAB", func(cat string) bool {
-		return strings.HasPrefix(cat, "only the exporter sent [track ") && strings.Contains(cat, "(SDK: MAB campaign refused without user storage)")
-	},
-		"DIVERGENCE: isMAB: the Node SDK refuses track(key) (and activate, isFeatureEnabled) for a multi-armed-bandit campaign without user " +
-			"storage (track.js:120-135), though track(null) and track([keys]) credit it; the exporter credits it always"},
 	{"regex", func(cat string) bool {
 		return strings.Contains(cat, regexSegments) && !strings.Contains(cat, splitAttributes)
 	},
