@@ -13,6 +13,7 @@ import (
 
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
@@ -166,4 +167,38 @@ func BenchmarkConvertResolved(b *testing.B) {
 		a.PutStr("feature_flag.result.variant", "off")
 	}
 	benchmarkConvert(b, cfg, ld)
+}
+
+// BenchmarkConvertDedup: the cost of dedup per record, with every impression a repeat
+// (hit: left out) or a new window (miss: remembered and sent). BenchmarkConvert is dedup
+// off.
+func BenchmarkConvertDedup(b *testing.B) {
+	for _, hit := range []bool{true, false} {
+		name := "miss"
+		if hit {
+			name = "hit"
+		}
+		b.Run(name, func(b *testing.B) {
+			cfg := testConfig("http://127.0.0.1:1/v1/events")
+			cfg.Dedup.Window = time.Hour
+			e := startedExporter(b, cfg)
+			ld := benchLogs(benchRecords)
+			_, _ = e.convert(context.Background(), ld) // remember every key once
+			lrs := ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; b.Loop(); i++ {
+				if !hit {
+					at := pcommon.Timestamp(int64(i+1) * int64(2*time.Hour))
+					for k := 0; k < lrs.Len(); k++ {
+						lrs.At(k).SetTimestamp(at)
+					}
+				}
+				if _, err := e.convert(context.Background(), ld); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*benchRecords), "ns/record")
+		})
+	}
 }
