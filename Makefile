@@ -30,9 +30,7 @@ sdkcompat:
 ## tests, the Optimizely JavaScript SDK for internal/jscompat, the VWO Node SDK for
 ## internal/vwocompat.
 nodeclient:
-	bash testbed/e2e/nodeclient/install.sh
-	bash internal/jscompat/node/install.sh
-	bash internal/vwocompat/node/install.sh
+	bash .ci/npm-ci.sh testbed/e2e/nodeclient internal/jscompat/node internal/vwocompat/node
 
 ## lint: gofmt over every module; vet of the exporter, of testbed/ (the test tooling's own
 ## module, with the e2e tag) and of testbed/e2e/goclient.

@@ -73,7 +73,7 @@ const wantSDKVersion = "6.6.1"
 func nodeDir(t *testing.T) string {
 	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node is not on PATH: internal/jscompat/node/install.sh (make nodeclient) installs Node.js and the Optimizely JavaScript SDK")
+		t.Skip("node is not on PATH: make nodeclient (.ci/npm-ci.sh) installs Node.js and the Optimizely JavaScript SDK")
 	}
 	dir, err := filepath.Abs("node")
 	if err != nil {

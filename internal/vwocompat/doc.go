@@ -7,7 +7,7 @@
 // records that carry only keys and names.
 //
 // The VWO Node SDK (vwo-node-sdk, pinned by node/package-lock.json, installed by
-// node/install.sh) is the second ground truth: node/decide.js runs it over the calls an
+// make nodeclient) is the second ground truth: node/decide.js runs it over the calls an
 // app makes for the users of a settings file (testdata/node, and seeded random ones) and
 // prints each call's result and every event it would send; nodecompare_test.go builds the
 // record the app would emit with only what the SDK's API returned (a conversion names no

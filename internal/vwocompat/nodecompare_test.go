@@ -285,7 +285,7 @@ func TestCompareWithNodeSDK(t *testing.T) {
 // nodeBinary finds node and the installed SDK, or skips (fails with VWOCOMPAT_REQUIRE_NODE).
 func nodeBinary(t *testing.T) string {
 	t.Helper()
-	const hint = "run internal/vwocompat/node/install.sh (make nodeclient; CI does) to compare with the VWO Node SDK"
+	const hint = "run make nodeclient (.ci/npm-ci.sh; CI does) to compare with the VWO Node SDK"
 	skip := t.Skip
 	if os.Getenv("VWOCOMPAT_REQUIRE_NODE") != "" {
 		skip = t.Fatal
@@ -386,7 +386,7 @@ func runDecide(t *testing.T, node, dir, name string, job nodeJob) decideOutput {
 		t.Fatalf("decide.js answered %d of %d calls", len(out.calls), len(job.Calls))
 	}
 	if out.version != nodeSDKRelease {
-		t.Fatalf("vwo-node-sdk %s is installed, package-lock.json pins %s: run node/install.sh", out.version, nodeSDKRelease)
+		t.Fatalf("vwo-node-sdk %s is installed, package-lock.json pins %s: run make nodeclient", out.version, nodeSDKRelease)
 	}
 	return out
 }

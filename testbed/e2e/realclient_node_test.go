@@ -123,7 +123,7 @@ func splitByUser(t *testing.T, path string) map[string][]byte {
 func nodeClient(t *testing.T) string {
 	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node is not on PATH: testbed/e2e/nodeclient/install.sh (make nodeclient) installs Node.js and the client's packages")
+		t.Skip("node is not on PATH: make nodeclient (.ci/npm-ci.sh) installs Node.js and the client's packages")
 	}
 	dir := repoPath(t, "testbed/e2e/nodeclient")
 	if _, err := os.Stat(filepath.Join(dir, "node_modules")); err != nil {
