@@ -1,4 +1,8 @@
-# Versions pinned with go.mod (see README "Versions").
+# Start with `make help`: every target a user needs, from the "## target:" comments below.
+# The usual ones: make run (the demo), make test (what CI runs), make e2e, make collector.
+#
+# Tool versions, pinned with the collector release set of go.mod and builder-config.yaml
+# (README section "Building a collector").
 OCB_VERSION      := v0.162.0
 MDATAGEN_VERSION := v0.159.0
 TOOLS            := $(CURDIR)/.tools/bin
@@ -33,12 +37,21 @@ nodeclient:
 	bash .ci/npm-ci.sh testbed/e2e/nodeclient internal/jscompat/node internal/vwocompat/node
 
 ## lint: gofmt over every module; vet of the exporter, of testbed/ (the test tooling's own
-## module, with the e2e tag) and of testbed/e2e/goclient.
+## module, with the e2e tag), of testbed/e2e/goclient and of examples/go (the README's Go
+## programs, also built; make e2e runs them).
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
 	go vet ./...
 	cd testbed && go vet -tags e2e ./...
 	cd testbed/e2e/goclient && go vet ./...
+	cd examples/go && go vet ./... && go build ./...
+
+## help: this list, from the "## target:" comment above each target.
+.PHONY: help
+help:
+	@awk '/^## [a-z][a-z0-9_-]*:/ { sub(/^## /, ""); n = index($$0, ":"); d = substr($$0, n + 1); sub(/^ +/, "", d); \
+	  printf "make %-13s %s\n", substr($$0, 1, n - 1), d; more = 1; next } \
+	  more && /^## / { sub(/^## /, ""); printf "%-18s %s\n", "", $$0; next } { more = 0 }' $(firstword $(MAKEFILE_LIST))
 
 ## run: the demo: Event API replica + collector (examples/demo.yaml) + testbed/e2e/goclient, a Go
 ## app using the Optimizely Go SDK via OpenFeature and its OpenTelemetry hook; checks what the API
@@ -71,9 +84,11 @@ generate: $(TOOLS)/mdatagen
 e2e: $(COLLECTOR)
 	cd testbed && go test -count=1 -timeout 20m -tags e2e ./e2e/... -collector=$(CURDIR)/$(COLLECTOR)
 
+## bench: the in-process benchmarks, 6 runs each, into bench.out (README "Performance").
 bench:
 	go test -run xxx -bench . -benchmem -count 6 . | tee bench.out
 
+## fuzz: the fuzz targets, FUZZTIME each (30s; make fuzz FUZZTIME=5m).
 FUZZTIME ?= 30s
 fuzz:
 	go test -run xxx -fuzz FuzzConvert -fuzztime $(FUZZTIME) .
