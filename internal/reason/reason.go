@@ -15,6 +15,8 @@ const (
 	NotInCampaign = "not_in_campaign"
 	// CampaignNotTracked: the SDKs track no goals of a feature rollout.
 	CampaignNotTracked = "campaign_not_tracked"
+	// GoalTypeNotTracked: the conversion's goalTypeToTrack leaves the goal out.
+	GoalTypeNotTracked = "goal_type_not_tracked"
 
 	MissingVisitorID   = "missing_visitor_id"
 	MissingTimestamp   = "missing_timestamp"
@@ -32,8 +34,9 @@ const (
 	UnknownCampaign  = "unknown_campaign"
 	UnknownGoal      = "unknown_goal"
 
-	InvalidRevenue = "invalid_revenue"
-	InvalidValue   = "invalid_value"
+	InvalidRevenue  = "invalid_revenue"
+	InvalidGoalType = "invalid_goal_type"
+	InvalidValue    = "invalid_value"
 )
 
 // Events dropped on the way to the events API (events_dropped).

@@ -63,6 +63,7 @@ const (
 	EvaluationReason
 	ErrorType
 	CampaignKey
+	GoalType
 	numSlots
 )
 
@@ -92,8 +93,11 @@ type Mapping struct {
 	EventID           []string `mapstructure:"event_id"`
 	EvaluationReason  []string `mapstructure:"evaluation_reason"`
 	ErrorType         []string `mapstructure:"error_type"`
-	// CampaignKey names a VWO campaign by key; the flag key stands in when it is absent.
+	// CampaignKey names a VWO campaign by key (a list of keys: track([keys])); the flag
+	// key stands in when it is absent.
 	CampaignKey []string `mapstructure:"campaign_key"`
+	// GoalType is a VWO conversion's goalTypeToTrack (REVENUE_TRACKING, CUSTOM_GOAL, ALL).
+	GoalType []string `mapstructure:"goal_type"`
 }
 
 // DefaultMapping is the input contract of SPEC §3.
@@ -122,6 +126,7 @@ func DefaultMapping() Mapping {
 		EvaluationReason:  []string{"feature_flag.result.reason", "feature_flag.evaluation.reason"},
 		ErrorType:         []string{"error.type"},
 		CampaignKey:       []string{"experiment.campaign.key"},
+		GoalType:          []string{"experiment.goal.type"},
 	}
 }
 
@@ -130,7 +135,7 @@ func (m *Mapping) slots() [numSlots][]string {
 		m.VisitorID, m.FlagKey, m.VariationKey, m.RuleKey, m.RuleType, m.Enabled,
 		m.ExperimentID, m.CampaignID, m.VariationID, m.GoalID, m.EventKey, m.Revenue,
 		m.Value, m.Tags, m.VisitorAttributes, m.UserAgent, m.ClientAddress, m.EventID,
-		m.EvaluationReason, m.ErrorType, m.CampaignKey,
+		m.EvaluationReason, m.ErrorType, m.CampaignKey, m.GoalType,
 	}
 }
 
@@ -138,7 +143,7 @@ var slotKeys = [numSlots]string{
 	"visitor_id", "flag_key", "variation_key", "rule_key", "rule_type", "enabled",
 	"experiment_id", "campaign_id", "variation_id", "goal_id", "event_key", "revenue",
 	"value", "tags", "visitor_attributes", "user_agent", "client_address", "event_id",
-	"evaluation_reason", "error_type", "campaign_key",
+	"evaluation_reason", "error_type", "campaign_key", "goal_type",
 }
 
 // Validate rejects empty names and one attribute mapped to two meanings.

@@ -43,6 +43,7 @@ var contract = []struct {
 	{EvaluationReason, "evaluation_reason", []string{"feature_flag.result.reason", "feature_flag.evaluation.reason"}},
 	{ErrorType, "error_type", []string{"error.type"}},
 	{CampaignKey, "campaign_key", []string{"experiment.campaign.key"}},
+	{GoalType, "goal_type", []string{"experiment.goal.type"}},
 }
 
 const (

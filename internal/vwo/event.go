@@ -269,13 +269,32 @@ type ids struct {
 	bucketed bool
 }
 
-// hasCampaign reports whether the record names a campaign (id, key or flag key).
+// hasCampaign reports whether the record names one campaign (id, key or flag key); a
+// list of campaign keys is track([keys]).
 func hasCampaign(f *record.Fields) bool {
 	if _, ok := f.Get(record.CampaignID); ok {
 		return true
 	}
+	if v, ok := f.Get(record.CampaignKey); ok && v.Type() == pcommon.ValueTypeSlice {
+		return false
+	}
 	return f.Str(record.CampaignKey) != "" || f.Str(record.FlagKey) != ""
 }
+
+// goalTypeToTrack is the conversion's goalTypeToTrack ("" for ALL), and whether it is one
+// the SDKs take.
+func goalTypeToTrack(f *record.Fields) (string, bool) {
+	switch t := f.Str(record.GoalType); t {
+	case "", goalTypeAll:
+		return "", true
+	case GoalRevenue, GoalCustom:
+		return t, true
+	}
+	return "", false
+}
+
+// goalTypeAll is goalTypeToTrack's default: every goal type.
+const goalTypeAll = "ALL"
 
 // visitorVars are the record's visitor attributes: the SDKs' customVariables and
 // variationTargetingVariables.
@@ -295,14 +314,32 @@ func (b *Builder) resolveGoalCampaigns(f *record.Fields, user string) ([]ids, re
 	if ident == "" {
 		return nil, record.Dropped, reason.MissingGoalID
 	}
+	goalType, ok := goalTypeToTrack(f)
+	if !ok {
+		return nil, record.Dropped, reason.InvalidGoalType
+	}
+	campaigns := b.settings.ordered
+	if v, ok := f.Get(record.CampaignKey); ok && v.Type() == pcommon.ValueTypeSlice {
+		// track([keys]): the listed campaigns, in the list's order (a multi-armed bandit
+		// too: the Node SDK refuses one only when named alone).
+		campaigns = nil
+		for _, k := range v.Slice().All() {
+			if c := b.settings.byKey[k.AsString()]; c != nil {
+				campaigns = append(campaigns, c)
+			}
+		}
+	}
 	var out []ids
 	has, missingRevenue := false, false
-	for _, c := range b.settings.ordered {
+	for _, c := range campaigns {
 		g, ok := c.goals[ident]
 		if !ok {
 			continue
 		}
 		has = true
+		if goalType != "" && g.Type != goalType {
+			continue
+		}
 		if !c.running || c.Type == typeFeatureRollout {
 			continue
 		}
@@ -391,6 +428,10 @@ func (b *Builder) resolve(f *record.Fields, conversion bool, user string) (ids, 
 		return id, record.Built, ""
 	}
 
+	tracked, ok := goalTypeToTrack(f)
+	if !ok {
+		return id, record.Dropped, reason.InvalidGoalType
+	}
 	goalType := "" // unknown without the settings file: revenue is sent when given
 	if id.goal, ok = intID(f, record.GoalID); ok {
 		if c != nil {
@@ -407,6 +448,10 @@ func (b *Builder) resolve(f *record.Fields, conversion bool, user string) (ids, 
 			return id, record.Dropped, reason.UnknownGoal
 		}
 		id.goal, goalType = strconv.FormatInt(g.ID, 10), g.Type
+	}
+	if tracked != "" && goalType != "" && goalType != tracked {
+		// track(key, …, {goalTypeToTrack}) leaves a goal of another type out.
+		return id, record.Skipped, reason.GoalTypeNotTracked
 	}
 	var verdict record.Verdict
 	var why string

@@ -93,14 +93,6 @@ var nodeKnown = []struct {
 			"pre-segments on customVariables only and whitelists on variationTargetingVariables only (DecisionUtil.js:125-137, 243-246), " +
 			"so for a user whose two maps differ the exporter can decide otherwise (not_in_campaign, extra campaigns, another variation); " +
 			"the other rules' differences show here too"},
-	{"list of campaigns", exactly("only the exporter sent [track [list of keys]] (SDK: campaign not in the call's list)"),
-		"track([keys]) credits only the listed campaigns; the record has no campaign key and no list, so the exporter credits every " +
-			"campaign with the goal, as track(null) does"},
-	{"goalTypeToTrack", exactly(
-		"only the exporter sent [track null goalTypeToTrack=REVENUE_TRACKING] (SDK: goal type is not goalTypeToTrack)",
-		"only the exporter sent [track null goalTypeToTrack=CUSTOM_GOAL] (SDK: goal type is not goalTypeToTrack)"),
-		"track(null, …, {goalTypeToTrack}) skips campaigns whose goal has another type (CampaignUtil.js:129-147); the record does not " +
-			"carry goalTypeToTrack, so the exporter credits them all"},
 	{"revenue \"abc\"", func(cat string) bool {
 		return strings.HasPrefix(cat, "only the SDK sent [track ") && strings.Contains(cat, "(exporter: dropped invalid_revenue)")
 	},
@@ -413,6 +405,18 @@ func putAny(m pcommon.Map, k string, v any) {
 		for _, kk := range keys {
 			putAny(sub, kk, x[kk])
 		}
+	case []any:
+		sl := m.PutEmptySlice(k)
+		for _, e := range x {
+			if str, ok := e.(string); ok {
+				sl.AppendEmpty().SetStr(str)
+			}
+		}
+	case []string:
+		sl := m.PutEmptySlice(k)
+		for _, e := range x {
+			sl.AppendEmpty().SetStr(e)
+		}
 	case [][2]string: // ordered
 		sub := m.PutEmptyMap(k)
 		for _, kv := range x {
@@ -585,8 +589,14 @@ func nodeSteps(s *nsSettings, job nodeJob, out decideOutput) []nodeStep {
 		case "track":
 			event = "experiment.conversion"
 			a = map[string]any{"user.id": c.User, "experiment.event.key": c.Goal}
-			if k, ok := c.Campaign.(string); ok {
+			switch k := c.Campaign.(type) {
+			case string:
 				a["experiment.campaign.key"] = k
+			case []any, []string: // track([keys]): the list as a slice attribute
+				a["experiment.campaign.key"] = k
+			}
+			if gt, ok := c.Options["goalTypeToTrack"].(string); ok {
+				a["experiment.goal.type"] = gt
 			}
 			if v, ok := c.Options["revenueValue"]; ok {
 				a["experiment.revenue"] = v
