@@ -14,7 +14,7 @@ import (
 // its log records and answers 200 with an empty ExportLogsServiceResponse.
 type otlpSink struct {
 	requests, records, bytes atomic.Int64
-	response          []byte
+	response                 []byte
 }
 
 func newOTLPSink() (*otlpSink, error) {
