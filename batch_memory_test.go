@@ -1,0 +1,100 @@
+package experimentationexporter
+
+import (
+	"context"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
+)
+
+// The batcher's splits share the batch's bytes instead of copying them: a push of 1000
+// events cut into batches of 500 costs no copy.
+func TestSplitSharesFullParts(t *testing.T) {
+	b := batchOf(testContext, 0, 10)
+	parts, err := b.MergeSplit(context.Background(), 5, exporterhelper.RequestSizerTypeItems, nil)
+	require.NoError(t, err)
+	require.Len(t, parts, 2)
+	first, second := parts[0].(*eventBatch), parts[1].(*eventBatch)
+	assert.Same(t, &b.Data[0], &first.Data[0], "a full part shares the batch's bytes")
+	assert.Same(t, &b.Data[b.Ends[4]], &second.Data[0], "a full last part shares the batch's bytes")
+	assert.Equal(t, len(first.Data), cap(first.Data), "capped: an append cannot reach the next part")
+}
+
+// A last part smaller than the batch size may stay open in the batcher until
+// flush_interval: it is copied so that it does not keep the whole push alive.
+func TestSplitCopiesPartialLastPart(t *testing.T) {
+	b := batchOf(testContext, 0, 7)
+	parts, err := b.MergeSplit(context.Background(), 5, exporterhelper.RequestSizerTypeItems, nil)
+	require.NoError(t, err)
+	require.Len(t, parts, 2)
+	last := parts[1].(*eventBatch)
+	assert.NotSame(t, &b.Data[b.Ends[4]], &last.Data[0])
+	assert.Equal(t, `{"v":[{"i":5},{"i":6}]}`, bodies(parts[1:])[0])
+}
+
+// Merging a push into an open batch copies only the events that fill the open batch.
+func TestMergeCopiesOnlyWhatFillsTheOpenBatch(t *testing.T) {
+	open := batchOf(testContext, 0, 2)
+	push := batchOf(testContext, 2, 12)
+	parts, err := open.MergeSplit(context.Background(), 5, exporterhelper.RequestSizerTypeItems, push)
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		`{"v":[{"i":0},{"i":1},{"i":2},{"i":3},{"i":4}]}`,
+		`{"v":[{"i":5},{"i":6},{"i":7},{"i":8},{"i":9}]}`,
+		`{"v":[{"i":10},{"i":11},{"i":12},{"i":13}]}`,
+	}, bodies(parts))
+	assert.Same(t, &push.Data[push.Ends[2]], &parts[1].(*eventBatch).Data[0], "the rest of the push is cut in place")
+}
+
+// Whatever the sizes, merge and split give the events in order, in parts of at most
+// maxSize, and no part's memory is written by a later merge into another part.
+func TestMergeSplitMatchesConcatenation(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 500 {
+		maxSize := 1 + r.IntN(8)
+		na, no := r.IntN(2*maxSize+1), r.IntN(3*maxSize+1)
+		a, o := batchOf(testContext, 0, na), batchOf(testContext, na, no)
+		var parts []xexporterhelper.Request
+		var err error
+		if r.IntN(4) == 0 {
+			parts, err = a.MergeSplit(context.Background(), maxSize, exporterhelper.RequestSizerTypeItems, nil)
+			no = 0
+		} else {
+			parts, err = a.MergeSplit(context.Background(), maxSize, exporterhelper.RequestSizerTypeItems, o)
+		}
+		require.NoError(t, err)
+		want := bodiesOfChunks(na+no, maxSize)
+		got := bodies(parts)
+		require.Equal(t, want, got, "na=%d no=%d max=%d", na, no, maxSize)
+		// Merge more events into every part: no other part may change.
+		for _, p := range parts {
+			_, err := p.(*eventBatch).MergeSplit(context.Background(), 0, exporterhelper.RequestSizerTypeItems, batchOf(testContext, 900, 3))
+			require.NoError(t, err)
+		}
+		after := bodies(parts)
+		for i := range parts {
+			assert.Equal(t, want[i], after[i][:len(want[i])-2]+"]}", "part %d overwritten", i)
+		}
+		if t.Failed() {
+			return
+		}
+	}
+}
+
+// bodiesOfChunks is what splitting events 0..n-1 at maxSize must give.
+func bodiesOfChunks(n, maxSize int) []string {
+	all := batchOf(testContext, 0, n)
+	var out []string
+	for i := 0; i < n; i += maxSize {
+		out = append(out, string(all.appendBody(nil, i, min(i+maxSize, n))))
+	}
+	if n == 0 {
+		out = []string{string(all.appendBody(nil, 0, 0))}
+	}
+	return out
+}
+
