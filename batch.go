@@ -88,6 +88,19 @@ func (b *eventBatch) share(i, j int) *eventBatch {
 	return &eventBatch{bctx: b.bctx, Events: destination.Events{Data: b.Data[off:end:end], Ends: ends}, attempt: b.attempt}
 }
 
+// trim moves b's events into right-sized memory when more than a quarter of its buffers
+// would stay unused. The queue counts events, not bytes: a push of mostly skipped
+// records (plain log lines in the same pipeline, say) must not keep a buffer sized for
+// all of its records while it is queued or waits in the batcher.
+func (b *eventBatch) trim() {
+	if cap(b.Data)-len(b.Data) > len(b.Data)/4 {
+		b.Data = append(make([]byte, 0, len(b.Data)), b.Data...)
+	}
+	if cap(b.Ends)-len(b.Ends) > len(b.Ends)/4 {
+		b.Ends = append(make([]int, 0, len(b.Ends)), b.Ends...)
+	}
+}
+
 // MergeSplit merges other into b and splits the result at maxSize. A batch of another
 // context is never merged: b is returned first, so the batcher flushes it at once. This
 // is how a new datafile revision flushes the events queued under the old one.

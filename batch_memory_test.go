@@ -2,6 +2,7 @@ package experimentationexporter
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
+	"go.opentelemetry.io/collector/pdata/plog"
 )
 
 // The batcher's splits share the batch's bytes instead of copying them: a push of 1000
@@ -98,3 +100,29 @@ func bodiesOfChunks(n, maxSize int) []string {
 	return out
 }
 
+// A push of mostly plain log lines becomes a batch whose memory is sized for its events,
+// not for its records: the queue counts events, so it must not hold more.
+func TestConvertRightSizesBatchOfFewEvents(t *testing.T) {
+	e := startedExporter(t, testConfig("http://127.0.0.1:1/v1/events"))
+	fns := make([]func(plog.LogRecord), 1000)
+	for i := range fns {
+		if i%100 == 0 {
+			fns[i] = impression(fmt.Sprintf("user-%d", i), "checkout_redesign", "checkout_redesign_ab", "treatment")
+		} else {
+			fns[i] = func(lr plog.LogRecord) { lr.Body().SetStr("an ordinary log line") }
+		}
+	}
+	for range 2 { // the second push is sized from the first one's events
+		r, err := e.convert(context.Background(), logsOf(fns...))
+		require.NoError(t, err)
+		b := r.(*eventBatch)
+		require.Equal(t, 10, b.Len())
+		assert.LessOrEqual(t, cap(b.Data), len(b.Data)*5/4+64, "unused buffer kept while queued")
+		assert.LessOrEqual(t, cap(b.Ends), 16)
+	}
+	// A push of events only keeps its buffer as built: no copy.
+	r, err := e.convert(context.Background(), benchLogs(1000))
+	require.NoError(t, err)
+	b := r.(*eventBatch)
+	assert.LessOrEqual(t, cap(b.Data), len(b.Data)*5/4)
+}

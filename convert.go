@@ -109,6 +109,9 @@ func (e *experimentationExporter) convert(ctx context.Context, ld plog.Logs) (xe
 	if k := b.Len(); k > 0 {
 		e.meanEventBytes.Store(int64(len(b.Data) / k))
 	}
+	// The batch waits in the queue holding its buffer: not one sized for records that
+	// became no event.
+	b.trim()
 	e.report(ctx, &t)
 	return b, nil
 }
