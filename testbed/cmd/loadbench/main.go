@@ -55,11 +55,13 @@ type options struct {
 	batch, consumers    int // exporter batch_size; sending_queue::num_consumers (0: default)
 	queueSize           int // sending_queue::queue_size (0: the exporter's default)
 	perRequest          int
+	plain               int // plain log lines before each impression
 	sdk, validate       bool
 	floor               bool     // otlp_http to an OTLP sink instead of the exporter
 	env                 []string // the collector's extra environment
 	memstats            bool
 	heapProfiles        string
+	sinkLatency         time.Duration // how long the receiving end takes to answer
 }
 
 // envFlags collects repeated -env KEY=VALUE.
@@ -84,6 +86,7 @@ func main() {
 	flag.IntVar(&o.consumers, "consumers", 0, "exporter sending_queue::num_consumers (0: the exporter's default, 10)")
 	flag.IntVar(&o.queueSize, "queue-size", 0, "exporter sending_queue::queue_size (0: the exporter's default)")
 	flag.IntVar(&o.perRequest, "records-per-request", 1000, "log records per pre-encoded OTLP/HTTP request")
+	flag.IntVar(&o.plain, "plain", 0, "plain log lines (skipped by the exporter) before each impression, in the same requests; records-per-request counts them")
 	flag.BoolVar(&o.sdk, "sdk", false, "emit with the OpenTelemetry Go SDK (harness.Emitter) instead of pre-encoded OTLP/HTTP requests")
 	flag.BoolVar(&o.validate, "validate", false, "receive with the validating Event API replica instead of a counting sink")
 	flag.BoolVar(&o.floor, "floor", false, "export with the core otlp_http exporter (default settings) to an OTLP/HTTP counting sink instead")
@@ -91,6 +94,7 @@ func main() {
 	flag.Var(&env, "env", "KEY=VALUE for the collector's environment, e.g. GOGC=50 or GOMEMLIMIT=64MiB (repeatable)")
 	flag.BoolVar(&o.memstats, "memstats", false, "GODEBUG=gctrace=1 for the collector and poll its queue size: print peak heap, live heap and queue")
 	flag.StringVar(&o.heapProfiles, "heap-profiles", "", "save heap profiles every 200ms to this directory (needs a collector built with the contrib pprofextension)")
+	flag.DurationVar(&o.sinkLatency, "sink-latency", 0, "the counting sinks answer each request after this long (a remote events API's round trip)")
 	compare := flag.Int("compare", 0, "run the exporter and the otlp_http floor this many times each, alternating, and compare them")
 	flag.Parse()
 	o.env = env
@@ -161,6 +165,17 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
+// delayed answers each request after d, as a remote endpoint's round trip would.
+func delayed(h http.Handler, d time.Duration) http.Handler {
+	if d <= 0 {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(d)
+		h.ServeHTTP(w, r)
+	})
+}
+
 // counts are what the events API received so far.
 type counts struct{ unique, dups, requests, bytes int }
 
@@ -198,6 +213,12 @@ func (r result) line(o options) string {
 	}
 	if o.consumers > 0 {
 		extra += fmt.Sprintf(" num_consumers=%d", o.consumers)
+	}
+	if o.sinkLatency > 0 {
+		extra += fmt.Sprintf(" sink_latency=%s", o.sinkLatency)
+	}
+	if o.plain > 0 {
+		extra += fmt.Sprintf(" plain_lines_per_impression=%d", o.plain)
 	}
 	if r.gc != nil {
 		extra += fmt.Sprintf(" %s peak_queue=%.0f body_bytes/event=%.0f", r.gc, r.peakQueue, float64(r.bodyBytes)/float64(max(r.received, 1)))
@@ -257,6 +278,9 @@ func run(o options) (result, error) {
 	if clients < 1 || events < clients || o.perRequest < 1 {
 		return res, errors.New("need events >= clients >= 1 and records-per-request >= 1")
 	}
+	if o.validate && o.sinkLatency > 0 {
+		return res, errors.New("-sink-latency is for the counting sinks, not the Event API replica")
+	}
 	if o.floor && o.validate {
 		return res, errors.New("-floor sends OTLP: it has no Event API replica to validate with")
 	}
@@ -273,13 +297,14 @@ func run(o options) (result, error) {
 		if err != nil {
 			return res, err
 		}
-		srv := httptest.NewServer(s)
+		srv := httptest.NewServer(delayed(s, o.sinkLatency))
 		defer srv.Close()
 		apiURL = srv.URL
-		progress = func() int { return int(s.records.Load()) }
-		// Records carry no ids to deduplicate: more than were emitted counts as duplicates.
+		// Records carry no ids to deduplicate: more than were emitted counts as
+		// duplicates. With -plain the plain lines arrive too: counted per impression.
+		progress = func() int { return int(s.records.Load()) / (o.plain + 1) }
 		final = func() counts {
-			n := int(s.records.Load())
+			n := int(s.records.Load()) / (o.plain + 1)
 			return counts{min(n, events), max(n-events, 0), int(s.requests.Load()), int(s.bytes.Load())}
 		}
 	case o.validate:
@@ -301,7 +326,7 @@ func run(o options) (result, error) {
 		}
 	default:
 		s := &sink{uuids: make(map[string]struct{}, events)}
-		srv := httptest.NewServer(s)
+		srv := httptest.NewServer(delayed(s, o.sinkLatency))
 		defer srv.Close()
 		apiURL = srv.URL
 		progress = func() int { return int(s.unique.Load() + s.dups.Load()) }
@@ -350,8 +375,15 @@ func run(o options) (result, error) {
 	at := time.Now()
 	var bodies [][]byte
 	if !o.sdk {
-		for i := 0; i < events; i += o.perRequest {
-			b, err := harness.RawImpressions(i, min(i+o.perRequest, events), at)
+		step := max(o.perRequest/(o.plain+1), 1) // impressions per request
+		for i := 0; i < events; i += step {
+			var b []byte
+			var err error
+			if o.plain > 0 {
+				b, err = harness.RawImpressionsAmongLogs(i, min(i+step, events), o.plain, at)
+			} else {
+				b, err = harness.RawImpressions(i, min(i+step, events), at)
+			}
 			if err != nil {
 				return res, err
 			}
