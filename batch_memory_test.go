@@ -5,12 +5,17 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
+	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
 )
 
 // The batcher's splits share the batch's bytes instead of copying them: a push of 1000
@@ -125,4 +130,44 @@ func TestConvertRightSizesBatchOfFewEvents(t *testing.T) {
 	require.NoError(t, err)
 	b := r.(*eventBatch)
 	assert.LessOrEqual(t, cap(b.Data), len(b.Data)*5/4)
+}
+
+// BenchmarkExporterDrained is BenchmarkExporter timed until the queue is drained:
+// BenchmarkExporter's timer stops before Shutdown sends what is still queued, so a
+// larger queue hides up to queue_size events of work. Compares queue sizes.
+func BenchmarkExporterDrained(b *testing.B) {
+	for _, size := range []int{10, 500} {
+		for _, queue := range []int64{10_000, 100_000} {
+			b.Run(fmt.Sprintf("batch_size=%d/queue_size=%d", size, queue), func(b *testing.B) {
+				srv, _ := sink(b)
+				cfg := testConfig(srv.URL)
+				cfg.BatchSize = size
+				cfg.FlushInterval = 100 * time.Millisecond
+				cfg.QueueConfig.Get().QueueSize = queue
+				exp, _, err := newLogsExporter(context.Background(), exportertest.NewNopSettings(metadata.Type), cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := exp.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+					b.Fatal(err)
+				}
+				const perPush = 100
+				ld := benchLogs(perPush)
+				b.ReportAllocs()
+				start := time.Now()
+				n := 0
+				for b.Loop() {
+					if err := exp.ConsumeLogs(context.Background(), ld); err != nil {
+						b.Fatal(err)
+					}
+					n++
+				}
+				if err := exp.Shutdown(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(perPush*n)/time.Since(start).Seconds(), "events/s")
+				b.ReportMetric(0, "ns/op")
+			})
+		}
+	}
 }

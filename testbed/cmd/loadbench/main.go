@@ -61,6 +61,7 @@ type options struct {
 	env                 []string // the collector's extra environment
 	memstats            bool
 	heapProfiles        string
+	cpuProfile          string
 	sinkLatency         time.Duration // how long the receiving end takes to answer
 }
 
@@ -95,6 +96,7 @@ func main() {
 	flag.BoolVar(&o.memstats, "memstats", false, "GODEBUG=gctrace=1 for the collector and poll its queue size: print peak heap, live heap and queue")
 	flag.StringVar(&o.heapProfiles, "heap-profiles", "", "save heap profiles every 200ms to this directory (needs a collector built with the contrib pprofextension)")
 	flag.DurationVar(&o.sinkLatency, "sink-latency", 0, "the counting sinks answer each request after this long (a remote events API's round trip)")
+	flag.StringVar(&o.cpuProfile, "cpu-profile", "", "save a 2s CPU profile of the collector from the start of the load to this file (pprofextension, as -heap-profiles)")
 	compare := flag.Int("compare", 0, "run the exporter and the otlp_http floor this many times each, alternating, and compare them")
 	flag.Parse()
 	o.env = env
@@ -342,8 +344,10 @@ func run(o options) (result, error) {
 		}
 	}
 	port, metricsPort, pprofPort := ports[0], ports[1], 0
-	if o.heapProfiles != "" {
+	if o.heapProfiles != "" || o.cpuProfile != "" {
 		pprofPort = ports[2]
+	}
+	if o.heapProfiles != "" {
 		if err := os.MkdirAll(o.heapProfiles, 0o755); err != nil {
 			return res, err
 		}
@@ -412,8 +416,13 @@ func run(o options) (result, error) {
 		queue = &queueSampler{url: fmt.Sprintf("http://127.0.0.1:%d/metrics", metricsPort)}
 		sampler.Go(func() { queue.run(50*time.Millisecond, stopSampling) })
 	}
-	if pprofPort > 0 {
+	if o.heapProfiles != "" {
 		sampler.Go(func() { saveHeapProfiles(pprofPort, o.heapProfiles, stopSampling) })
+	}
+	if o.cpuProfile != "" {
+		sampler.Go(func() {
+			saveProfile(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=2", pprofPort), o.cpuProfile)
+		})
 	}
 
 	colCPU0, _, err := harness.ProcStats(col.Pid())
@@ -475,6 +484,18 @@ func run(o options) (result, error) {
 		return res, fmt.Errorf("lost %d of %d events", events-got.unique, events)
 	}
 	return res, nil
+}
+
+// saveProfile saves what url answers to path.
+func saveProfile(url, path string) {
+	resp, err := (&http.Client{Timeout: time.Minute}).Get(url)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadbench: profile:", err)
+		return
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	_ = os.WriteFile(path, body, 0o644)
 }
 
 // saveHeapProfiles fetches the collector's heap profile (pprofextension) every 200ms
