@@ -25,11 +25,12 @@ const (
 	defaultMaxPayloadBytes = 3_000_000
 	defaultTimeout         = 10 * time.Second
 	defaultTimeoutInterval = 30 * time.Second
-	// defaultQueueEvents bounds the in-memory queue at ~10 MB of encoded events (~0.9 KB
-	// each while queued, about twice that in heap with the Go GC's default headroom) and
-	// still keeps 10 consumers busy up to batch_size 1000. A queue that fills blocks the
-	// receiver (block_on_overflow): it bounds memory, it never drops.
-	defaultQueueEvents      = 10_000
+	// defaultQueueEvents bounds the in-memory queue at ~27 MB of encoded events (~0.9 KB
+	// each while queued; the Go GC's default headroom doubles that in heap) and keeps 10
+	// consumers busy up to batch_size 3000. Smaller costs GC CPU at full load: the queue's
+	// bytes are most of the heap the GC paces itself by. A full queue blocks the receiver
+	// (block_on_overflow): it bounds memory and never drops.
+	defaultQueueEvents      = 30_000
 	defaultIdleConnsPerHost = 64
 	// Bodies are hundreds of KiB at large batch sizes: fewer, larger writes.
 	defaultWriteBufferSize = 256 << 10
