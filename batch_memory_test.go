@@ -106,30 +106,57 @@ func bodiesOfChunks(n, maxSize int) []string {
 }
 
 // A push of mostly plain log lines becomes a batch whose memory is sized for its events,
-// not for its records: the queue counts events, so it must not hold more.
+// not for its records: the queue counts events, so it must not hold more. The buffer is
+// sized for the records named as events (EventName, or event.name from older SDKs).
 func TestConvertRightSizesBatchOfFewEvents(t *testing.T) {
 	e := startedExporter(t, testConfig("http://127.0.0.1:1/v1/events"))
 	fns := make([]func(plog.LogRecord), 1000)
 	for i := range fns {
-		if i%100 == 0 {
+		switch {
+		case i%100 == 0:
 			fns[i] = impression(fmt.Sprintf("user-%d", i), "checkout_redesign", "checkout_redesign_ab", "treatment")
-		} else {
+		case i%100 == 50:
+			fns[i] = with(impression(fmt.Sprintf("user-%d", i), "checkout_redesign", "checkout_redesign_ab", "treatment"), func(lr plog.LogRecord) {
+				lr.SetEventName("")
+				lr.Attributes().PutStr("event.name", "feature_flag.evaluation")
+			})
+		default:
 			fns[i] = func(lr plog.LogRecord) { lr.Body().SetStr("an ordinary log line") }
 		}
 	}
+	ld := logsOf(fns...)
+	assert.Equal(t, 20, e.eventRecords(ld))
 	for range 2 { // the second push is sized from the first one's events
-		r, err := e.convert(context.Background(), logsOf(fns...))
+		r, err := e.convert(context.Background(), ld)
 		require.NoError(t, err)
 		b := r.(*eventBatch)
-		require.Equal(t, 10, b.Len())
+		require.Equal(t, 20, b.Len())
 		assert.LessOrEqual(t, cap(b.Data), len(b.Data)*5/4+64, "unused buffer kept while queued")
-		assert.LessOrEqual(t, cap(b.Ends), 16)
+		assert.LessOrEqual(t, cap(b.Ends), 25)
 	}
 	// A push of events only keeps its buffer as built: no copy.
 	r, err := e.convert(context.Background(), benchLogs(1000))
 	require.NoError(t, err)
 	b := r.(*eventBatch)
 	assert.LessOrEqual(t, cap(b.Data), len(b.Data)*5/4)
+}
+
+// trim gives a batch with mostly unused buffers right-sized memory (records that were
+// dropped as invalid take room in the estimate) and leaves a well-sized one alone.
+func TestTrim(t *testing.T) {
+	b := batchOf(testContext, 0, 10)
+	body := string(b.appendBody(nil, 0, 10))
+	b.Data = append(make([]byte, 0, 10*len(b.Data)), b.Data...)
+	b.Ends = append(make([]int, 0, 100), b.Ends...)
+	b.trim()
+	assert.Equal(t, len(b.Data), cap(b.Data))
+	assert.Equal(t, 10, cap(b.Ends))
+	assert.Equal(t, body, string(b.appendBody(nil, 0, 10)))
+
+	b.Data = append(make([]byte, 0, len(b.Data)*9/8), b.Data...)
+	p := &b.Data[0]
+	b.trim()
+	assert.Same(t, p, &b.Data[0], "12.5% spare is kept: no copy")
 }
 
 // BenchmarkExporterDrained is BenchmarkExporter timed until the queue is drained:
