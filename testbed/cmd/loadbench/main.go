@@ -20,11 +20,14 @@
 //	go run ./cmd/loadbench -collector ../_build/otelcol-experimentation -sdk -clients 2 # OpenTelemetry Go SDK client
 //
 // To see where memory goes: -memstats runs the collector with GODEBUG=gctrace=1 and
-// polls its otelcol_exporter_queue_size, printing the peak heap, peak live heap and peak
-// queue; -env GOGC=50 (repeatable) sets the collector's environment; -queue-size,
-// -consumers and -batch-size vary the exporter's settings. -heap-profiles DIR saves heap
-// profiles every 200ms during the run from a collector built with the contrib
-// pprofextension (add it to a copy of builder-config.yaml); read them with go tool pprof.
+// polls its otelcol_exporter_queue_size, printing the GC cycles, peak heap, peak live
+// heap, peak queue and body bytes per event; -env GOGC=50 (repeatable) sets the
+// collector's environment; -queue-size, -consumers and -batch-size vary the exporter's
+// settings. -sink-latency 100ms makes the sinks answer as a remote API would, so the
+// queues fill (the worst case of memory); -plain 9 puts plain log lines among the
+// impressions. -heap-profiles DIR (every 200ms) and -cpu-profile FILE (2s) need a
+// collector built with the contrib pprofextension (add it to a copy of
+// builder-config.yaml); read them with go tool pprof.
 package main
 
 import (
