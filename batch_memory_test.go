@@ -14,6 +14,8 @@ import (
 	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
 )
@@ -197,5 +199,30 @@ func BenchmarkExporterDrained(b *testing.B) {
 				b.ReportMetric(0, "ns/op")
 			})
 		}
+	}
+}
+
+// A queue that cannot hold a full batch per consumer limits the requests in flight: said
+// once at start, with the queue_size that would not.
+func TestWarnSmallQueue(t *testing.T) {
+	for _, tc := range []struct {
+		queue, batch int
+		warn         bool
+	}{{defaultQueueEvents, 10, false}, {defaultQueueEvents, 3000, false}, {2000, 500, true}} {
+		core, logs := observer.New(zap.WarnLevel)
+		set := exportertest.NewNopSettings(metadata.Type)
+		set.Logger = zap.New(core)
+		cfg := testConfig("http://127.0.0.1:1/v1/events")
+		cfg.QueueConfig.Get().QueueSize = int64(tc.queue)
+		cfg.BatchSize = tc.batch
+		warnSmallQueue(cfg, set)
+		if !tc.warn {
+			assert.Zero(t, logs.Len(), "queue %d batch %d", tc.queue, tc.batch)
+			continue
+		}
+		require.Equal(t, 1, logs.Len())
+		fields := logs.All()[0].ContextMap()
+		assert.EqualValues(t, 4, fields["requests_in_flight"])
+		assert.EqualValues(t, 5000, fields["queue_size_for_full_concurrency"])
 	}
 }
