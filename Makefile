@@ -94,9 +94,11 @@ fuzz:
 	go test -run xxx -fuzz FuzzConvert -fuzztime $(FUZZTIME) .
 	go test -run xxx -fuzz FuzzParseDatafile -fuzztime $(FUZZTIME) ./internal/optimizely/
 
-## loadbench: events/s end to end (OTLP/HTTP → collector → loopback events API), CPU and peak RSS.
+## loadbench: events/s end to end (OTLP/HTTP → collector → loopback events API), CPU and peak RSS,
+## side by side with the floor: the same collector and load exporting with core otlp_http
+## to an OTLP sink (3 runs each, alternating).
 loadbench: $(COLLECTOR)
-	cd testbed && go run ./cmd/loadbench -collector ../$(COLLECTOR) -batch-size 500
+	cd testbed && go run ./cmd/loadbench -collector ../$(COLLECTOR) -batch-size 500 -compare 3
 	cd testbed && go run ./cmd/loadbench -collector ../$(COLLECTOR) -batch-size 500 -validate
 	cd testbed && go run ./cmd/loadbench -collector ../$(COLLECTOR) -batch-size 10 -events 200000
 

@@ -67,6 +67,40 @@ func (b *eventBatch) slice(i, j int) *eventBatch {
 	return &eventBatch{bctx: b.bctx, Events: b.Slice(i, j), attempt: b.attempt}
 }
 
+// share returns events [i, j) as a new batch that shares b's bytes instead of copying
+// them. Its Data is capped at its last event, so an append to it reallocates and never
+// writes into the events after it. A batch's bytes never change once built, so pieces
+// of one batch can be queued, merged and sent independently.
+func (b *eventBatch) share(i, j int) *eventBatch {
+	off, end := 0, 0
+	if i > 0 {
+		off = b.Ends[i-1]
+	}
+	if j > i {
+		end = b.Ends[j-1]
+	} else {
+		end = off
+	}
+	ends := make([]int, j-i)
+	for k := i; k < j; k++ {
+		ends[k-i] = b.Ends[k] - off
+	}
+	return &eventBatch{bctx: b.bctx, Events: destination.Events{Data: b.Data[off:end:end], Ends: ends}, attempt: b.attempt}
+}
+
+// trim moves b's events into right-sized memory when more than a quarter of its buffers
+// would stay unused. The queue counts events, not bytes: a push of mostly skipped
+// records (plain log lines in the same pipeline, say) must not keep a buffer sized for
+// all of its records while it is queued or waits in the batcher.
+func (b *eventBatch) trim() {
+	if cap(b.Data)-len(b.Data) > len(b.Data)/4 {
+		b.Data = append(make([]byte, 0, len(b.Data)), b.Data...)
+	}
+	if cap(b.Ends)-len(b.Ends) > len(b.Ends)/4 {
+		b.Ends = append(make([]int, 0, len(b.Ends)), b.Ends...)
+	}
+}
+
 // MergeSplit merges other into b and splits the result at maxSize. A batch of another
 // context is never merged: b is returned first, so the batcher flushes it at once. This
 // is how a new datafile revision flushes the events queued under the old one.
@@ -77,6 +111,12 @@ func (b *eventBatch) MergeSplit(_ context.Context, maxSize int, szt exporterhelp
 	o, ok := other.(*eventBatch)
 	if !ok || o.bctx.Key != b.bctx.Key {
 		return appendSplit([]xexporterhelper.Request{b}, other, maxSize, szt)
+	}
+	// Counting items (the batcher's sizer): fill b with the first events of other, which
+	// is all that gets copied, and cut the rest of other in place.
+	if need := maxSize - b.Len(); szt == exporterhelper.RequestSizerTypeItems && need > 0 && o.Len() > need {
+		b.Append(&destination.Events{Data: o.Data[:o.Ends[need-1]], Ends: o.Ends[:need]})
+		return append([]xexporterhelper.Request{b}, o.cut(need, maxSize, szt)...), nil
 	}
 	b.Append(&o.Events)
 	return b.split(maxSize, szt), nil
@@ -94,11 +134,52 @@ func appendSplit(reqs []xexporterhelper.Request, other xexporterhelper.Request, 
 // split cuts b into batches of at most maxSize items or bytes (0 = no limit). A single
 // event larger than a byte limit travels alone; the sender drops it with a log line.
 func (b *eventBatch) split(maxSize int, szt exporterhelper.RequestSizerType) []xexporterhelper.Request {
-	return splitItems(b, b.Len(), maxSize, szt, b.bodySize, func(i, j int) xexporterhelper.Request { return b.slice(i, j) })
+	return b.cut(0, maxSize, szt)
+}
+
+// cut splits events [from, n) of b as split does. The parts share b's bytes (no copy),
+// except a last part smaller than maxSize: the batcher may keep that one open for up to
+// flush_interval, so it gets memory of its own instead of keeping all of b alive.
+func (b *eventBatch) cut(from, maxSize int, szt exporterhelper.RequestSizerType) []xexporterhelper.Request {
+	n := b.Len()
+	if from == 0 && (maxSize <= 0 || n == 0) {
+		return []xexporterhelper.Request{b}
+	}
+	if maxSize <= 0 {
+		return []xexporterhelper.Request{b.part(from, n, maxSize, szt)}
+	}
+	var out []xexporterhelper.Request
+	for i := from; i < n; {
+		j := i + 1
+		switch szt {
+		case exporterhelper.RequestSizerTypeBytes:
+			for j < n && b.bodySize(i, j+1) <= maxSize {
+				j++
+			}
+		default:
+			j = min(i+maxSize, n)
+		}
+		if i == 0 && j == n {
+			return []xexporterhelper.Request{b}
+		}
+		out = append(out, b.part(i, j, maxSize, szt))
+		i = j
+	}
+	return out
+}
+
+// part is events [i, j) of b as one part of a split: shared, or copied when it is the
+// last one and smaller than maxSize.
+func (b *eventBatch) part(i, j, maxSize int, szt exporterhelper.RequestSizerType) *eventBatch {
+	if j == b.Len() && (szt != exporterhelper.RequestSizerTypeItems || j-i < maxSize) {
+		return b.slice(i, j)
+	}
+	return b.share(i, j)
 }
 
 // splitItems cuts n items into parts of at most maxSize items, or of bodies of at most
-// maxSize bytes; whole returns the request itself when it needs no cut.
+// maxSize bytes; whole returns the request itself when it needs no cut. (Kept records;
+// eventBatch.cut does the same for events without copying them.)
 func splitItems(whole xexporterhelper.Request, n, maxSize int, szt exporterhelper.RequestSizerType, bodySize func(i, j int) int, part func(i, j int) xexporterhelper.Request) []xexporterhelper.Request {
 	if maxSize <= 0 || n == 0 {
 		return []xexporterhelper.Request{whole}

@@ -52,7 +52,7 @@ func TestLoadConfig(t *testing.T) {
 		assert.Equal(t, 5*time.Minute, cfg.Optimizely.PollingInterval)
 		q := cfg.QueueConfig.Get()
 		assert.True(t, q.BlockOnOverflow)
-		assert.Equal(t, int64(100_000), q.QueueSize)
+		assert.Equal(t, int64(30_000), q.QueueSize)
 		assert.Equal(t, "items", q.Sizer.String())
 		assert.Equal(t, []string{"feature_flag.context.id", "user.id", "enduser.id"}, cfg.Mapping.VisitorID)
 		assert.Equal(t, time.Duration(0), cfg.RetryConfig.MaxElapsedTime, "retry without a time limit: nothing acknowledged is dropped by an outage")

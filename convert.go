@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
+	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
@@ -102,17 +103,52 @@ func (e *experimentationExporter) convert(ctx context.Context, ld plog.Logs) (xe
 	if !ok {
 		return e.pendingBatch(ctx, ld)
 	}
-	// Size the buffer from the mean event size seen so far: growing it by doubling
-	// would cost more than encoding the events.
-	n := ld.LogRecordCount()
+	// Size the buffer from the mean event size seen so far, for the records that can
+	// become events: growing it by doubling would cost more than encoding the events,
+	// and a buffer sized for plain log lines in the same push is allocated for nothing.
+	n := e.eventRecords(ld)
 	b := &eventBatch{bctx: rev.Context, Events: destination.Events{Data: make([]byte, 0, n*int(e.meanEventBytes.Load())*9/8), Ends: make([]int, 0, n)}}
 	var t tally
 	e.buildInto(b, ld, rev.NewBuilder(), &t)
 	if k := b.Len(); k > 0 {
 		e.meanEventBytes.Store(int64(len(b.Data) / k))
 	}
+	// The batch waits in the queue holding its buffer: not one sized for records that
+	// became no event.
+	b.trim()
 	e.report(ctx, &t)
 	return b, nil
+}
+
+// eventNameAttr carries the event name of records from SDKs that predate
+// LogRecord.EventName, as record.Reader reads it.
+const eventNameAttr = "event.name"
+
+// eventRecords counts the records of ld that record.Reader takes for impressions or
+// conversions (by their event name); the others become no event.
+func (e *experimentationExporter) eventRecords(ld plog.Logs) int {
+	imp, conv := e.cfg.Mapping.ImpressionEvent, e.cfg.Mapping.ConversionEvent
+	n := 0
+	rls := ld.ResourceLogs()
+	for i := 0; i < rls.Len(); i++ {
+		sls := rls.At(i).ScopeLogs()
+		for j := 0; j < sls.Len(); j++ {
+			lrs := sls.At(j).LogRecords()
+			for k := 0; k < lrs.Len(); k++ {
+				lr := lrs.At(k)
+				name := lr.EventName()
+				if name == "" {
+					if v, ok := lr.Attributes().Get(eventNameAttr); ok && v.Type() == pcommon.ValueTypeStr {
+						name = v.Str()
+					}
+				}
+				if name == imp || name == conv {
+					n++
+				}
+			}
+		}
+	}
+	return n
 }
 
 // convertTraces builds events from the flag-evaluation span events of a push, exactly

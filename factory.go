@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
+	"go.uber.org/zap"
 
 	"github.com/experimentationexporter/experimentationexporter/internal/dedup"
 	"github.com/experimentationexporter/experimentationexporter/internal/metadata"
@@ -22,10 +23,15 @@ import (
 
 // Defaults that are not per destination.
 const (
-	defaultMaxPayloadBytes  = 3_000_000
-	defaultTimeout          = 10 * time.Second
-	defaultTimeoutInterval  = 30 * time.Second
-	defaultQueueEvents      = 100_000
+	defaultMaxPayloadBytes = 3_000_000
+	defaultTimeout         = 10 * time.Second
+	defaultTimeoutInterval = 30 * time.Second
+	// defaultQueueEvents bounds the in-memory queue at ~27 MB of encoded events (~0.9 KB
+	// each while queued; the Go GC's default headroom doubles that in heap) and keeps 10
+	// consumers busy up to batch_size 3000. Smaller costs GC CPU at full load: the queue's
+	// bytes are most of the heap the GC paces itself by. A full queue blocks the receiver
+	// (block_on_overflow): it bounds memory and never drops.
+	defaultQueueEvents      = 30_000
 	defaultIdleConnsPerHost = 64
 	// Bodies are hundreds of KiB at large batch sizes: fewer, larger writes.
 	defaultWriteBufferSize = 256 << 10
@@ -104,6 +110,29 @@ func queueBatchConfig(cfg *Config) configoptional.Optional[exporterhelper.QueueB
 // both pipelines the same *Config.
 var exporters = sharedcomponent.NewMap[*Config, *experimentationExporter]()
 
+// newShared builds the exporter that a component's signals share.
+func newShared(cfg *Config, set exporter.Settings) func() (*experimentationExporter, error) {
+	return func() (*experimentationExporter, error) {
+		warnSmallQueue(cfg, set)
+		return newExporter(cfg, set)
+	}
+}
+
+// warnSmallQueue says when the queue cannot hold a full batch for every consumer: every
+// batch in flight counts in the queue until it is sent, so at most queue_size /
+// batch_size requests are in flight at once.
+func warnSmallQueue(cfg *Config, set exporter.Settings) {
+	q := cfg.QueueConfig.Get()
+	if q == nil || q.Sizer != exporterhelper.RequestSizerTypeItems || cfg.BatchSize <= 0 {
+		return
+	}
+	if need := int64(q.NumConsumers) * int64(cfg.BatchSize); q.QueueSize < need {
+		set.Logger.Warn("sending_queue::queue_size holds fewer events than num_consumers full batches: fewer requests are in flight at once; raise queue_size for full concurrency.",
+			zap.Int64("queue_size", q.QueueSize), zap.Int("num_consumers", q.NumConsumers), zap.Int("batch_size", cfg.BatchSize),
+			zap.Int64("requests_in_flight", q.QueueSize/int64(cfg.BatchSize)), zap.Int64("queue_size_for_full_concurrency", need))
+	}
+}
+
 func createLogs(ctx context.Context, set exporter.Settings, c component.Config) (exporter.Logs, error) {
 	cfg, ok := c.(*Config)
 	if !ok {
@@ -118,7 +147,7 @@ func createTraces(ctx context.Context, set exporter.Settings, c component.Config
 	if !ok {
 		return nil, fmt.Errorf("unexpected config type %T", c)
 	}
-	shared, err := exporters.Acquire(cfg, func() (*experimentationExporter, error) { return newExporter(cfg, set) })
+	shared, err := exporters.Acquire(cfg, newShared(cfg, set))
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +162,7 @@ func createTraces(ctx context.Context, set exporter.Settings, c component.Config
 
 // newLogsExporter wires the exporter into exporterhelper's queue, batcher and retry.
 func newLogsExporter(ctx context.Context, set exporter.Settings, cfg *Config) (exporter.Logs, *experimentationExporter, error) {
-	shared, err := exporters.Acquire(cfg, func() (*experimentationExporter, error) { return newExporter(cfg, set) })
+	shared, err := exporters.Acquire(cfg, newShared(cfg, set))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -149,3 +149,34 @@ func RawImpressions(from, to int, at time.Time) ([]byte, error) {
 	}
 	return (&plog.ProtoMarshaler{}).MarshalLogs(ld)
 }
+
+// RawImpressionsAmongLogs is RawImpressions with plain ordinary log lines before each
+// impression, as when one logs pipeline carries an app's logs and its flag evaluations:
+// the exporter skips the plain lines.
+func RawImpressionsAmongLogs(from, to, plain int, at time.Time) ([]byte, error) {
+	ld := plog.NewLogs()
+	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	ts := pcommon.NewTimestampFromTime(at)
+	for i := from; i < to; i++ {
+		for k := 0; k < plain; k++ {
+			lr := lrs.AppendEmpty()
+			lr.SetTimestamp(ts)
+			lr.SetSeverityNumber(plog.SeverityNumberInfo)
+			lr.Body().SetStr("GET /checkout 200 12ms user-" + strconv.Itoa(i))
+		}
+		lr := lrs.AppendEmpty()
+		lr.SetEventName("feature_flag.evaluation")
+		lr.SetTimestamp(ts)
+		a := lr.Attributes()
+		a.PutStr("feature_flag.key", "checkout_redesign")
+		a.PutStr("feature_flag.result.variant", Variation(i))
+		a.PutStr("feature_flag.context.id", UserID(i))
+		a.PutStr("experiment.rule.key", "checkout_redesign_ab")
+		a.PutStr("experiment.rule.type", "feature-test")
+		a.PutStr("user_agent.original", "demo-app/1.0")
+		m := a.PutEmptyMap("experiment.visitor.attributes")
+		m.PutStr("plan", "pro")
+		m.PutBool("is_beta", i%3 == 0)
+	}
+	return (&plog.ProtoMarshaler{}).MarshalLogs(ld)
+}
