@@ -44,7 +44,7 @@ type options struct {
 	flushInterval string // default 200ms
 	persistent    bool   // sending_queue on the file_storage extension
 	consumers     int    // default 10 (the exporter's default)
-	queueSize     int    // default 100000 (the exporter's default)
+	queueSize     int    // default 100000 (more than the exporter's default 30000: bursts in tests)
 	metricsPort   int    // Prometheus reader of the collector's own telemetry
 	traces        bool   // also a traces pipeline: otlp → experimentation (span events)
 	// sdkKeyCDN, when set, is the base URL of a datafile CDN: the exporter polls
