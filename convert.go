@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"go.opentelemetry.io/collector/exporter/exporterhelper/xexporterhelper"
-	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
@@ -120,14 +119,9 @@ func (e *experimentationExporter) convert(ctx context.Context, ld plog.Logs) (xe
 	return b, nil
 }
 
-// eventNameAttr carries the event name of records from SDKs that predate
-// LogRecord.EventName, as record.Reader reads it.
-const eventNameAttr = "event.name"
-
 // eventRecords counts the records of ld that record.Reader takes for impressions or
 // conversions (by their event name); the others become no event.
 func (e *experimentationExporter) eventRecords(ld plog.Logs) int {
-	imp, conv := e.cfg.Mapping.ImpressionEvent, e.cfg.Mapping.ConversionEvent
 	n := 0
 	rls := ld.ResourceLogs()
 	for i := 0; i < rls.Len(); i++ {
@@ -135,14 +129,7 @@ func (e *experimentationExporter) eventRecords(ld plog.Logs) int {
 		for j := 0; j < sls.Len(); j++ {
 			lrs := sls.At(j).LogRecords()
 			for k := 0; k < lrs.Len(); k++ {
-				lr := lrs.At(k)
-				name := lr.EventName()
-				if name == "" {
-					if v, ok := lr.Attributes().Get(eventNameAttr); ok && v.Type() == pcommon.ValueTypeStr {
-						name = v.Str()
-					}
-				}
-				if name == imp || name == conv {
+				if e.reader.KindOf(lrs.At(k)) != record.Other {
 					n++
 				}
 			}

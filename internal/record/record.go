@@ -247,25 +247,31 @@ type Fields struct {
 	Privacy privacy.Counts
 }
 
+// KindOf is what lr is by its event name (LogRecord.EventName, else the event.name
+// attribute), without reading its other attributes.
+func (r *Reader) KindOf(lr plog.LogRecord) Kind {
+	name := lr.EventName()
+	if name == "" {
+		if v, ok := lr.Attributes().Get(eventNameAttr); ok && v.Type() == pcommon.ValueTypeStr {
+			name = v.Str()
+		}
+	}
+	switch name {
+	case r.impression:
+		return Impression
+	case r.conversion:
+		return Conversion
+	}
+	return Other
+}
+
 // Read fills f from lr. Kind is Other when the record is not an experimentation event;
 // the attributes are then not read.
 func (r *Reader) Read(lr plog.LogRecord, f *Fields) {
 	f.has = 0
 	f.Privacy = privacy.Counts{}
 	attrs := lr.Attributes()
-	name := lr.EventName()
-	if name == "" {
-		if v, ok := attrs.Get(eventNameAttr); ok && v.Type() == pcommon.ValueTypeStr {
-			name = v.Str()
-		}
-	}
-	switch name {
-	case r.impression:
-		f.Kind = Impression
-	case r.conversion:
-		f.Kind = Conversion
-	default:
-		f.Kind = Other
+	if f.Kind = r.KindOf(lr); f.Kind == Other {
 		return
 	}
 	f.Timestamp = lr.Timestamp()
