@@ -250,6 +250,11 @@ func TestKeysAndNamesResolveThroughTheSettingsFile(t *testing.T) {
 		{"conversion without a variation, other visitor", keyed("experiment.conversion", "Ashley", "homepage-cta", "", map[string]any{"experiment.event.key": "signup"}),
 			`{"eT":2,"e":7,"c":2,"g":4,"u":"` + VisitorUUID(12345, "Ashley") + `","sId":1763900000}`, ""},
 		{"conversion without a variation nor revenue for a revenue goal", keyed("experiment.conversion", "Varun", "homepage-cta", "", map[string]any{"experiment.event.key": "purchase"}), "", reason.MissingRevenue},
+		// track([keys], …): the listed campaigns only; goalTypeToTrack leaves other goal types out.
+		{"track([keys]): only listed campaigns with the goal", keyed("experiment.conversion", "Varun", "", "", map[string]any{"experiment.event.key": "signup", "experiment.campaign.key": []any{"new-checkout", "homepage-cta"}}),
+			`{"eT":2,"e":7,"c":1,"g":4,"u":"C4D95C097902569F9A2D2E87CD3201C8","sId":1763900000}`, ""},
+		{"goalTypeToTrack leaves a revenue goal out", keyed("experiment.conversion", "Varun", "homepage-cta", "", map[string]any{"experiment.event.key": "purchase", "experiment.revenue": 10, "experiment.goal.type": "CUSTOM_GOAL"}), "", reason.GoalTypeNotTracked},
+		{"goalTypeToTrack the SDKs do not know", keyed("experiment.conversion", "Varun", "homepage-cta", "", map[string]any{"experiment.event.key": "purchase", "experiment.revenue": 10, "experiment.goal.type": "SOME"}), "", reason.InvalidGoalType},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dst, ends, v, reason := b.Append(nil, nil, tt.f)
