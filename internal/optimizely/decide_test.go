@@ -4,9 +4,14 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/experimentationexporter/experimentationexporter/internal/dedup"
+	"github.com/experimentationexporter/experimentationexporter/internal/record"
 )
 
 // decideDatafile: flag "pricing" with a holdout (5%), an A/B experiment for plan=pro
@@ -334,4 +339,37 @@ func BenchmarkResolveRule(b *testing.B) {
 	for b.Loop() {
 		_, _ = df.resolveRule(fl, "off", "user-123456", attrs)
 	}
+}
+
+// A visitor of an excludeTargetedDeliveries holdout whose delivery-rule impression is not
+// sent (flag decisions off) still sends the holdout's impression, once per dedup window.
+func TestLenientHoldoutImpressionAloneAndDeduplicated(t *testing.T) {
+	df, err := Parse([]byte(jsDatafile))
+	require.NoError(t, err)
+	user := ""
+	for i := 0; user == ""; i++ {
+		if u := fmt.Sprintf("user-%d", i); bucketValue(u, "500") < 1000 {
+			user = u
+		}
+	}
+	b := NewBuilder(df, FlagDecisionsOff, WithExposures(dedup.New(dedup.Config{Window: time.Hour, MaxKeys: 10})))
+	reader := record.NewReader(record.DefaultMapping())
+	lr := plog.NewLogRecord()
+	lr.SetEventName("feature_flag.evaluation")
+	lr.SetTimestamp(1763900000123000000)
+	lr.Attributes().PutStr("feature_flag.context.id", user)
+	lr.Attributes().PutStr("feature_flag.key", "g")
+	lr.Attributes().PutStr("feature_flag.result.variant", "on")
+	var f record.Fields
+	reader.Read(lr, &f)
+
+	out, ends, verdict, _, _ := b.AppendAll(nil, nil, &f)
+	require.Equal(t, record.Built, verdict)
+	require.Len(t, ends, 1, "the rollout's impression is not sent, the holdout's is")
+	assert.Contains(t, string(out), `"rule_key":"lenient_holdout"`)
+
+	_, ends, verdict, why, _ := b.AppendAll(nil, nil, &f)
+	assert.Equal(t, record.Skipped, verdict)
+	assert.True(t, IsDeduplicated(why), "the same exposure again: left out")
+	assert.Empty(t, ends)
 }

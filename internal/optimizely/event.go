@@ -164,8 +164,15 @@ func (b *Builder) appendImpressions(dst []byte, ends []int, f *record.Fields) ([
 	if verdict != record.Built && d.also.rule == nil {
 		return dst, ends, verdict, why, 0
 	}
-	if verdict == record.Built && b.exposures != nil && b.exposure(visitor, &d, f.Timestamp) {
-		return dst, ends, record.Skipped, reasonDeduplicated, d.resolution
+	if b.exposures != nil {
+		// The key is the decision sent first: the record's, else the holdout's alone.
+		first := &d
+		if verdict != record.Built {
+			first = &decision{experimentID: d.also.rule.ID, variationID: d.also.variation.ID, enabled: d.also.variation.Enabled}
+		}
+		if b.exposure(visitor, first, f.Timestamp) {
+			return dst, ends, record.Skipped, reasonDeduplicated, d.resolution
+		}
 	}
 	visitor = b.gate.VisitorID(visitor) // after resolution: bucketing needs the real id
 	if verdict == record.Built {
