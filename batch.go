@@ -141,31 +141,8 @@ func (b *eventBatch) split(maxSize int, szt exporterhelper.RequestSizerType) []x
 // except a last part smaller than maxSize: the batcher may keep that one open for up to
 // flush_interval, so it gets memory of its own instead of keeping all of b alive.
 func (b *eventBatch) cut(from, maxSize int, szt exporterhelper.RequestSizerType) []xexporterhelper.Request {
-	n := b.Len()
-	if from == 0 && (maxSize <= 0 || n == 0) {
-		return []xexporterhelper.Request{b}
-	}
-	if maxSize <= 0 {
-		return []xexporterhelper.Request{b.part(from, n, maxSize, szt)}
-	}
-	var out []xexporterhelper.Request
-	for i := from; i < n; {
-		j := i + 1
-		switch szt {
-		case exporterhelper.RequestSizerTypeBytes:
-			for j < n && b.bodySize(i, j+1) <= maxSize {
-				j++
-			}
-		default:
-			j = min(i+maxSize, n)
-		}
-		if i == 0 && j == n {
-			return []xexporterhelper.Request{b}
-		}
-		out = append(out, b.part(i, j, maxSize, szt))
-		i = j
-	}
-	return out
+	return splitItems(b, from, b.Len(), maxSize, szt, b.bodySize,
+		func(i, j int) xexporterhelper.Request { return b.part(i, j, maxSize, szt) })
 }
 
 // part is events [i, j) of b as one part of a split: shared, or copied when it is the
@@ -177,47 +154,54 @@ func (b *eventBatch) part(i, j, maxSize int, szt exporterhelper.RequestSizerType
 	return b.share(i, j)
 }
 
-// splitItems cuts n items into parts of at most maxSize items, or of bodies of at most
-// maxSize bytes; whole returns the request itself when it needs no cut. (Kept records;
-// eventBatch.cut does the same for events without copying them.)
-func splitItems(whole xexporterhelper.Request, n, maxSize int, szt exporterhelper.RequestSizerType, bodySize func(i, j int) int, part func(i, j int) xexporterhelper.Request) []xexporterhelper.Request {
-	if maxSize <= 0 || n == 0 {
+// splitItems cuts items [from, n) into parts of at most maxSize items, or of bodies of
+// at most maxSize bytes (0 = no limit); whole is the request itself, returned when all of
+// it fits in one part.
+func splitItems(whole xexporterhelper.Request, from, n, maxSize int, szt exporterhelper.RequestSizerType, bodySize func(i, j int) int, part func(i, j int) xexporterhelper.Request) []xexporterhelper.Request {
+	if from == 0 && (maxSize <= 0 || n == 0) {
 		return []xexporterhelper.Request{whole}
 	}
+	if maxSize <= 0 {
+		return []xexporterhelper.Request{part(from, n)}
+	}
 	var out []xexporterhelper.Request
-	for i := 0; i < n; {
-		j := i + 1
-		switch szt {
-		case exporterhelper.RequestSizerTypeBytes:
-			for j < n && bodySize(i, j+1) <= maxSize {
-				j++
-			}
-		default:
-			j = min(i+maxSize, n)
-		}
+	cutRanges(from, n, maxSize, szt, bodySize, func(i, j int) bool {
 		if i == 0 && j == n {
-			return []xexporterhelper.Request{whole}
+			return false
 		}
 		out = append(out, part(i, j))
-		i = j
+		return true
+	})
+	if out == nil {
+		return []xexporterhelper.Request{whole}
 	}
 	return out
 }
 
-// byteChunks cuts events into ranges whose bodies fit maxBytes. A range of one event may
-// exceed it: such an event can never be sent.
-func (b *eventBatch) byteChunks(maxBytes int, visit func(i, j int) bool) {
-	n := b.Len()
-	for i := 0; i < n; {
+// cutRanges visits items [from, n) as consecutive ranges of at most maxSize items, or
+// of bodies of at most maxSize bytes, until visit returns false. A range of one item
+// may exceed a byte limit.
+func cutRanges(from, n, maxSize int, szt exporterhelper.RequestSizerType, bodySize func(i, j int) int, visit func(i, j int) bool) {
+	for i := from; i < n; {
 		j := i + 1
-		for j < n && b.bodySize(i, j+1) <= maxBytes {
-			j++
+		if szt == exporterhelper.RequestSizerTypeBytes {
+			for j < n && bodySize(i, j+1) <= maxSize {
+				j++
+			}
+		} else {
+			j = min(i+maxSize, n)
 		}
 		if !visit(i, j) {
 			return
 		}
 		i = j
 	}
+}
+
+// byteChunks cuts events into ranges whose bodies fit maxBytes. A range of one event may
+// exceed it: such an event can never be sent.
+func (b *eventBatch) byteChunks(maxBytes int, visit func(i, j int) bool) {
+	cutRanges(0, b.Len(), maxBytes, exporterhelper.RequestSizerTypeBytes, b.bodySize, visit)
 }
 
 // OnError lets a retry resend only the events the events API has not accepted yet.
@@ -241,7 +225,7 @@ func (p *pendingRecords) MergeSplit(_ context.Context, maxSize int, szt exporter
 }
 
 func (p *pendingRecords) split(maxSize int, szt exporterhelper.RequestSizerType) []xexporterhelper.Request {
-	return splitItems(p, p.Len(), maxSize, szt, func(i, j int) int { return len(p.Range(i, j)) },
+	return splitItems(p, 0, p.Len(), maxSize, szt, func(i, j int) int { return len(p.Range(i, j)) },
 		func(i, j int) xexporterhelper.Request { return &pendingRecords{Events: p.Slice(i, j)} })
 }
 

@@ -22,11 +22,13 @@ type drainer struct {
 	cfg    *Config
 	logger *zap.Logger
 
-	// ctx is set when shutdown begins; it ends at the drain deadline, when expired is
-	// closed.
+	// The first signal's shutdown begins the drain, for every signal the exporter serves:
+	// ctx ends at the drain deadline, and so does expired, which exists from the start so
+	// a push can wait on it before the drain begins.
+	started sync.Once
 	ctx     atomic.Pointer[context.Context]
-	expired chan struct{}
-	logged  sync.Once
+	expired context.Context
+	expire  context.CancelFunc
 	// givenUp counts what an in-memory queue loses at the deadline: records still
 	// waiting for the first datafile or settings file, events the API did not take.
 	givenUp atomic.Int64
@@ -41,8 +43,10 @@ type drainer struct {
 // minDrainRetryWait keeps a zero initial_interval from retrying in a tight loop.
 const minDrainRetryWait = 100 * time.Millisecond
 
-func newDrainer(cfg *Config, logger *zap.Logger, obs *telemetryObserver) drainer {
-	return drainer{cfg: cfg, logger: logger, obs: obs, waiting: map[*eventBatch]time.Time{}, expired: make(chan struct{})}
+func newDrainer(cfg *Config, logger *zap.Logger, obs *telemetryObserver) *drainer {
+	d := &drainer{cfg: cfg, logger: logger, obs: obs, waiting: map[*eventBatch]time.Time{}}
+	d.expired, d.expire = context.WithCancel(context.Background())
+	return d
 }
 
 // persistent reports whether the sending queue keeps what is not sent on disk.
@@ -51,36 +55,34 @@ func (d *drainer) persistent() bool {
 	return q != nil && q.StorageID != nil
 }
 
-// begin is called before exporterhelper's shutdown drains the queue: the drain lasts
-// until the shutdown context's deadline or timeout_interval, whichever comes first.
-func (d *drainer) begin(ctx context.Context) (context.Context, context.CancelFunc) {
-	budget := d.cfg.TimeoutInterval
-	if deadline, ok := ctx.Deadline(); ok {
-		budget = min(budget, time.Until(deadline))
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), budget)
-	if d.ctx.CompareAndSwap(nil, &ctx) {
-		context.AfterFunc(ctx, func() { close(d.expired) })
-	}
-	d.logged.Do(func() {
-		if q := d.cfg.QueueConfig.Get(); q != nil && q.StorageID != nil {
+// begin is called before exporterhelper's shutdown drains the queue. The first call
+// sets the drain deadline, which every signal shares: the shutdown context's deadline or
+// timeout_interval, whichever comes first.
+func (d *drainer) begin(ctx context.Context) context.Context {
+	d.started.Do(func() {
+		budget := d.cfg.TimeoutInterval
+		if deadline, ok := ctx.Deadline(); ok {
+			budget = min(budget, time.Until(deadline))
+		}
+		drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), budget)
+		context.AfterFunc(drain, func() { cancel(); d.expire() })
+		d.ctx.Store(&drain)
+		if d.persistent() {
 			d.logger.Info("Shutting down: sending the queued experimentation events. Events not sent in time stay in the persistent queue and are sent after the restart.",
-				zap.Duration("timeout_interval", budget), zap.String("storage", q.StorageID.String()))
+				zap.Duration("timeout_interval", budget), zap.String("storage", d.cfg.QueueConfig.Get().StorageID.String()))
 			return
 		}
 		d.logger.Info("Shutting down: sending the queued experimentation events. Events not sent in time are lost; set sending_queue::storage to keep them across restarts.",
 			zap.Duration("timeout_interval", budget))
 	})
-	return ctx, cancel
+	return *d.ctx.Load()
 }
 
 // then begins the drain, waits for batches in backoff, then runs a signal's
 // exporterhelper shutdown, which drains its queue. What an in-memory queue gave up is
 // said once, at error level.
 func (d *drainer) then(ctx context.Context, shutdown func(context.Context) error) error {
-	drainCtx, cancel := d.begin(ctx)
-	defer cancel()
-	d.waitBackoffs(drainCtx)
+	d.waitBackoffs(d.begin(ctx))
 	err := shutdown(ctx)
 	if n := d.givenUp.Swap(0); n > 0 {
 		d.logger.Error("Shutting down: the drain deadline passed; experimentation records and events still queued in memory are lost. Set sending_queue::storage to keep them across restarts.",
@@ -89,36 +91,22 @@ func (d *drainer) then(ctx context.Context, shutdown func(context.Context) error
 	return err
 }
 
-// deadline returns the drain's context while shutting down.
-func (d *drainer) deadline() (context.Context, bool) {
-	if c := d.ctx.Load(); c != nil {
-		return *c, true
-	}
-	return nil, false
+// draining reports whether shutdown has begun the drain.
+func (d *drainer) draining() bool {
+	return d.ctx.Load() != nil
 }
 
 // untilDeadline returns ctx, cancelled also when the drain deadline passes (also when
 // the drain begins later): a wait for the datafile never outlasts the shutdown.
 func (d *drainer) untilDeadline(ctx context.Context) (context.Context, context.CancelFunc) {
 	wait, cancel := context.WithCancel(ctx)
-	go func() {
-		select {
-		case <-d.expired:
-			cancel()
-		case <-wait.Done():
-		}
-	}()
-	return wait, cancel
+	stop := context.AfterFunc(d.expired, cancel)
+	return wait, func() { stop(); cancel() }
 }
 
 // isExpired reports whether the drain deadline has passed.
 func (d *drainer) isExpired() bool {
-	select {
-	case <-d.expired:
-		return true
-	default:
-		return false
-	}
+	return d.expired.Err() != nil
 }
 
 // giveUp accounts n records or events an in-memory queue loses at the drain deadline
@@ -187,8 +175,7 @@ func (d *drainer) retry(ctx context.Context, err error, send func(context.Contex
 		wait = minDrainRetryWait
 	}
 	for err != nil && !consumererror.IsPermanent(err) {
-		dctx := d.ctx.Load()
-		if dctx == nil {
+		if !d.draining() {
 			return err
 		}
 		pause := wait
@@ -196,7 +183,7 @@ func (d *drainer) retry(ctx context.Context, err error, send func(context.Contex
 			pause = max(pause, t)
 		}
 		select {
-		case <-(*dctx).Done():
+		case <-d.expired.Done():
 			return err
 		case <-ctx.Done():
 			return err

@@ -43,7 +43,7 @@ type experimentationExporter struct {
 	obs    *telemetryObserver
 	tb     *metadata.TelemetryBuilder
 	sender *sender
-	drain  drainer
+	drain  *drainer
 
 	stop    chan struct{}
 	stopped sync.Once
@@ -130,7 +130,7 @@ func (e *experimentationExporter) push(ctx context.Context, req xexporterhelper.
 	e.drain.resumed(b)
 	err := e.sender.send(ctx, b)
 	err = e.drain.retry(ctx, err, e.sender.send)
-	if _, draining := e.drain.deadline(); draining && err != nil && !consumererror.IsPermanent(err) {
+	if e.drain.draining() && err != nil && !consumererror.IsPermanent(err) {
 		n := b.Len()
 		var pe *partialError
 		if errors.As(err, &pe) {

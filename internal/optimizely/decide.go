@@ -178,15 +178,20 @@ func (d *Datafile) resolveRuleOnly(fl *Flag, varKey, visitorID, bucketingID stri
 // by traffic, audiences aside.
 func firstPossible(candidates []*Rule, varKey, visitorID, bucketingID string) *Rule {
 	for _, r := range candidates {
-		v := r.bucket(bucketingID)
-		if key, ok := r.whitelist[visitorID]; ok {
-			v = r.Variations[key]
-		}
-		if v != nil && v.Key == varKey {
+		if v, _ := r.byTraffic(visitorID, bucketingID); v != nil && v.Key == varKey {
 			return r
 		}
 	}
 	return nil
+}
+
+// byTraffic is the variation r gives the visitor by its whitelist (whitelisted), else
+// by traffic: what r could give with its audiences aside.
+func (r *Rule) byTraffic(visitorID, bucketingID string) (v *Variation, whitelisted bool) {
+	if key, ok := r.whitelist[visitorID]; ok {
+		return r.Variations[key], true
+	}
+	return r.bucket(bucketingID), false
 }
 
 // holdoutOutcome is a running holdout's variation for the visitor, or nil.
@@ -204,11 +209,7 @@ func (d *Datafile) holdoutOutcome(h *Rule, bucketingID string, attrs visitorAttr
 func (d *Datafile) audiencesDecide(candidates []*Rule, varKey, visitorID, bucketingID string) bool {
 	possible, firstTargeted := 0, false
 	for _, r := range candidates {
-		v := r.bucket(bucketingID)
-		key, whitelisted := r.whitelist[visitorID]
-		if whitelisted {
-			v = r.Variations[key]
-		}
+		v, whitelisted := r.byTraffic(visitorID, bucketingID)
 		if v == nil || v.Key != varKey {
 			continue
 		}
