@@ -79,6 +79,24 @@ func (h *Hasher) Bytes(p []byte) { _, _ = h.h.Write(p); _ = h.h.WriteByte(0) }
 // Sum is the key.
 func (h *Hasher) Sum() uint64 { return h.h.Sum64() }
 
+// Exposure starts the key of a visitor's exposure in h with the visitor id, and remembers
+// the visitor as exposed (SeenVisitor). The caller adds the decision's parts, then asks
+// Repeat(h.Sum(), at).
+func (s *Set) Exposure(h *Hasher, visitor string) {
+	s.Start(h)
+	h.String(visitor)
+	s.Touch(h.Sum())
+}
+
+// SeenVisitor reports whether visitor has a remembered exposure (and refreshes it): a
+// conversion of a visitor without one may count for no variation.
+func (s *Set) SeenVisitor(visitor string) bool {
+	var h Hasher
+	s.Start(&h)
+	h.String(visitor)
+	return s.Seen(h.Sum())
+}
+
 // Repeat reports whether the exposure key at event time at (Unix ns) repeats one already
 // sent within the window; otherwise it is the one to send and is remembered. An exposure
 // earlier than the one sent is the true first: it is sent and starts the window; one at the

@@ -49,9 +49,7 @@ func WithExposures(s *dedup.Set) Option { return func(b *Builder) { b.exposures 
 // as received and the decision (rule id, variation id, enabled).
 func (b *Builder) exposure(visitor pcommon.Value, d *decision, at pcommon.Timestamp) bool {
 	var h dedup.Hasher
-	b.exposures.Start(&h)
-	h.String(visitor.AsString())
-	b.exposures.Touch(h.Sum()) // the visitor was exposed (conversions ask)
+	b.exposures.Exposure(&h, visitor.AsString())
 	h.String(d.experimentID)
 	h.String(d.variationID)
 	if d.enabled {
@@ -69,15 +67,7 @@ func (b *Builder) UnexposedConversion(f *record.Fields) bool {
 		return false
 	}
 	visitor, ok := f.Get(record.VisitorID)
-	return ok && !b.seenVisitor(visitor)
-}
-
-// seenVisitor reports whether a visitor has a remembered impression.
-func (b *Builder) seenVisitor(visitor pcommon.Value) bool {
-	var h dedup.Hasher
-	b.exposures.Start(&h)
-	h.String(visitor.AsString())
-	return b.exposures.Seen(h.Sum())
+	return ok && !b.exposures.SeenVisitor(visitor.AsString())
 }
 
 // NewBuilder prepares event building against df.

@@ -54,13 +54,6 @@ type Builder struct {
 // (custom-dimension pushes and conversions are never left out).
 func WithExposures(s *dedup.Set) Option { return func(b *Builder) { b.exposures = s } }
 
-// exposureKey is the visitor as received and the campaign and variation.
-func (b *Builder) visitorKey(h *dedup.Hasher, visitor pcommon.Value) uint64 {
-	b.exposures.Start(h)
-	h.String(visitor.AsString())
-	return h.Sum()
-}
-
 // UnexposedConversion reports, when dedup is on, whether a conversion's visitor has no
 // remembered impression.
 func (b *Builder) UnexposedConversion(f *record.Fields) bool {
@@ -71,8 +64,7 @@ func (b *Builder) UnexposedConversion(f *record.Fields) bool {
 	if !ok {
 		return false
 	}
-	var h dedup.Hasher
-	return !b.exposures.Seen(b.visitorKey(&h, visitor))
+	return !b.exposures.SeenVisitor(visitor.AsString())
 }
 
 // Option configures a Builder.
@@ -178,8 +170,9 @@ func (b *Builder) AppendDeduplicated(dst []byte, ends []int, f *record.Fields, p
 
 	for _, id := range targets {
 		if eT == '1' && b.exposures != nil {
+			// The key: the visitor as received, the campaign and the variation.
 			var h dedup.Hasher
-			b.exposures.Touch(b.visitorKey(&h, visitor))
+			b.exposures.Exposure(&h, visitor.AsString())
 			h.String(id.campaign)
 			h.String(id.variation)
 			if b.exposures.Repeat(h.Sum(), int64(f.Timestamp)) {
