@@ -129,25 +129,7 @@ func (e *Emitter) Invalid(ctx context.Context, at time.Time) {
 // RawImpressions encodes impressions for users [from, to) as one OTLP/HTTP protobuf
 // request body, for load tests whose client must be cheaper than the collector.
 func RawImpressions(from, to int, at time.Time) ([]byte, error) {
-	ld := plog.NewLogs()
-	lrs := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
-	ts := pcommon.NewTimestampFromTime(at)
-	for i := from; i < to; i++ {
-		lr := lrs.AppendEmpty()
-		lr.SetEventName("feature_flag.evaluation")
-		lr.SetTimestamp(ts)
-		a := lr.Attributes()
-		a.PutStr("feature_flag.key", "checkout_redesign")
-		a.PutStr("feature_flag.result.variant", Variation(i))
-		a.PutStr("feature_flag.context.id", UserID(i))
-		a.PutStr("experiment.rule.key", "checkout_redesign_ab")
-		a.PutStr("experiment.rule.type", "feature-test")
-		a.PutStr("user_agent.original", "demo-app/1.0")
-		m := a.PutEmptyMap("experiment.visitor.attributes")
-		m.PutStr("plan", "pro")
-		m.PutBool("is_beta", i%3 == 0)
-	}
-	return (&plog.ProtoMarshaler{}).MarshalLogs(ld)
+	return RawImpressionsAmongLogs(from, to, 0, at)
 }
 
 // RawImpressionsAmongLogs is RawImpressions with plain ordinary log lines before each
